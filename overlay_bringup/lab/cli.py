@@ -1,0 +1,161 @@
+"""``overlay-lab``: simulated robots with real WireGuard tunnels on this machine (needs root)."""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+
+from rich.console import Console
+from rich.table import Table
+
+from overlay_monitor.backends.wireguard import read_wireguard_snapshot
+from overlay_monitor.console import make_console
+from overlay_monitor.errors import OverlayError
+from overlay_monitor.table import render_table
+
+from .impairments import parse_impairments
+from .reachability import ping_matrix
+from .runner import lab_down, lab_status, lab_up, require_state, robot_exec_argv
+from .state import LabState
+from .topology import DEFAULT_PREFIX, plan_lab
+
+EXAMPLES = """examples:
+  sudo overlay-lab demo                        # build 3 robots, prove the mesh, tear down
+  sudo overlay-lab up --robots 3 --impair r2:delay=40ms,loss=1%
+  sudo overlay-lab status --json
+  sudo overlay-lab exec r1 -- ping -c 3 100.64.0.2
+  sudo overlay-lab down
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="overlay-lab", description=__doc__, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_prefix(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--prefix", default=DEFAULT_PREFIX,
+                       help=f"lab name, prefix of its namespaces and interfaces (default {DEFAULT_PREFIX})")
+        return p
+
+    def with_build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--robots", type=int, default=3, help="number of robots, 2..200 (default 3)")
+        p.add_argument("--impair", action="append", default=[], metavar="ROBOT:SETTINGS",
+                       help="underlay impairment, e.g. r2:delay=40ms,loss=1%%,rate=10mbit "
+                            "(delay is one-way, each direction); repeatable")
+        return p
+
+    up = with_build(with_prefix(sub.add_parser("up", help="build the lab (safe to run twice)")))
+    up.add_argument("--json", action="store_true", help="print the lab's status as JSON")
+    status = with_prefix(sub.add_parser("status", help="robots, processes and live WireGuard peers"))
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    ex = with_prefix(sub.add_parser("exec", help="run a command inside a robot"))
+    ex.add_argument("robot", help="robot name, e.g. r1")
+    ex.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS…]")
+    with_prefix(sub.add_parser("down", help="remove everything the lab made (also after a crash)"))
+    demo = with_build(with_prefix(sub.add_parser(
+        "demo", help="the main job: build the lab, prove every robot reaches every other over "
+                     "WireGuard, show live per-peer state, tear down")))
+    demo.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
+    return parser
+
+
+def _names(state: LabState) -> dict[str, str]:
+    return {r.public_key: r.name for r in state.robots}
+
+
+def print_peer_tables(state: LabState, console: Console) -> None:
+    now = datetime.now(timezone.utc)
+    for robot in state.robots:
+        try:
+            snapshot = read_wireguard_snapshot(robot.interface, _names(state))
+        except OverlayError as err:
+            console.print(f"{robot.name}: {err}")
+            continue
+        render_table(snapshot, now, console,
+                     title=f"{robot.name} ({robot.overlay_ip}, {robot.interface}): WireGuard peers")
+
+
+def _print_matrix(state: LabState, console: Console) -> bool:
+    results = ping_matrix(state)
+    table = Table(title="overlay reachability (ping over WireGuard)", title_justify="left")
+    for column in ("from", "to", "overlay IP", "received", "loss", "avg RTT"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r.source, r.target, r.target_ip, f"{r.stats.received}/{r.stats.sent}",
+                      f"{r.stats.loss_percent:.0f} %",
+                      "-" if not r.stats.reachable else f"{r.stats.avg_ms:.2f} ms")
+    console.print(table)
+    ok = all(r.stats.reachable for r in results)
+    console.print(f"{sum(r.stats.reachable for r in results)}/{len(results)} robot pairs reach "
+                  f"each other over the overlay: {'OK' if ok else 'FAILED'}")
+    return ok
+
+
+def _demo(args: argparse.Namespace, console: Console) -> int:
+    plan = plan_lab(args.robots, args.prefix, parse_impairments(args.impair))
+    start = time.monotonic()
+    console.print(f"[1/3] building lab {plan.prefix!r}: {len(plan.robots)} robots behind a "
+                  "router that passes only WireGuard UDP")
+    result = lab_up(plan)
+    console.print(f"      up in {time.monotonic() - start:.1f} s")
+    try:
+        console.print("[2/3] every robot pings every other robot's overlay address")
+        ok = _print_matrix(result.state, console)
+        console.print("[3/3] live per-peer state from 'wg show <interface> dump'")
+        print_peer_tables(result.state, console)
+    finally:
+        if not args.keep:
+            lab_down(plan.prefix)
+            console.print(f"lab {plan.prefix!r} removed")
+    return 0 if ok else 1
+
+
+def run_command(args: argparse.Namespace, console: Console) -> int:
+    if args.command == "up":
+        plan = plan_lab(args.robots, args.prefix, parse_impairments(args.impair))
+        result = lab_up(plan)
+        if args.json:
+            print(json.dumps(lab_status(plan.prefix), indent=2))
+        else:
+            verb = "already up" if result.already_up else "up"
+            console.print(f"lab {plan.prefix!r} {verb}: " + ", ".join(
+                f"{r.name}={r.overlay_ip}" for r in result.state.robots))
+        return 0
+    if args.command == "status":
+        status = lab_status(args.prefix)
+        if args.json:
+            print(json.dumps(status, indent=2))
+        else:
+            state = require_state(args.prefix)
+            console.print(f"lab {args.prefix!r} (created {status['created_at']})")
+            print_peer_tables(state, console)
+        return 0
+    if args.command == "exec":
+        argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+        return subprocess.call(robot_exec_argv(require_state(args.prefix), args.robot, argv))
+    if args.command == "down":
+        removed = lab_down(args.prefix).removed
+        console.print(f"lab {args.prefix!r}: " + ("; ".join(removed) if removed else "nothing to remove"))
+        return 0
+    return _demo(args, console)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = make_console()
+    try:
+        return run_command(args, console)
+    except OverlayError as err:
+        print(f"overlay-lab: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Plan a lab: names, addresses, ports and rules, computed without touching the machine.
+
+Layout (N robots, prefix P):
+- router namespace ``P-rt``; robot i in namespace ``P-r<i>``, joined to the router by a veth
+  pair (``P-v<i>`` on the router, ``eth0`` in the robot) on underlay subnet 198.18.<i>.0/24
+  (router .1, robot .2). 198.18.0.0/15 is reserved for benchmarking (RFC 2544).
+- robot i has a WireGuard interface ``P`` + ``wg<i>`` (names must be unique on the machine:
+  wireguard-go's control sockets in /var/run/wireguard are shared by every namespace), overlay
+  address 100.64.0.<i>/32 (Tailscale's CGNAT range), MTU 1280 like tailscale0, full mesh.
+- the router forwards only WireGuard UDP between robots; nothing reaches the host's namespace.
+- a pair with a delayed robot goes through the userspace relay in the router namespace.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from overlay_monitor.errors import InputError
+
+from .impairments import Impairment
+
+WIREGUARD_PORT = 51820
+RELAY_BASE_PORT = 40000
+OVERLAY_MTU = 1280
+OVERLAY_NETWORK = "100.64.0.0/10"
+MAX_ROBOTS = 200
+DEFAULT_PREFIX = "ovl"
+_PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
+
+
+@dataclass(frozen=True)
+class RobotPlan:
+    index: int
+    name: str
+    namespace: str
+    wg_interface: str
+    overlay_ip: str
+    underlay_ip: str
+    router_ip: str
+    router_veth: str
+    impairment: Impairment = field(default_factory=Impairment)
+
+    @property
+    def underlay_subnet(self) -> str:
+        return f"198.18.{self.index}.0/24"
+
+
+@dataclass(frozen=True)
+class RelayRoute:
+    """One relayed pair: the relay listens on ``port`` and forwards between the two robots."""
+
+    port: int
+    robot_a: str
+    robot_b: str
+    delay_ms: float
+
+
+@dataclass(frozen=True)
+class LabPlan:
+    prefix: str
+    robots: tuple[RobotPlan, ...]
+    relay_routes: tuple[RelayRoute, ...]
+
+    @property
+    def router_namespace(self) -> str:
+        return f"{self.prefix}-rt"
+
+    def robot(self, name: str) -> RobotPlan:
+        for robot in self.robots:
+            if name in (robot.name, robot.namespace):
+                return robot
+        known = ", ".join(r.name for r in self.robots)
+        raise InputError(f"no robot {name!r} in lab {self.prefix!r} (robots: {known})")
+
+    def relay_route(self, a: str, b: str) -> RelayRoute | None:
+        for route in self.relay_routes:
+            if {route.robot_a, route.robot_b} == {a, b}:
+                return route
+        return None
+
+    def endpoint(self, src: RobotPlan, dst: RobotPlan) -> str:
+        """The underlay endpoint ``src`` uses to reach ``dst``'s WireGuard port."""
+        route = self.relay_route(src.name, dst.name)
+        if route is None:
+            return f"{dst.underlay_ip}:{WIREGUARD_PORT}"
+        return f"{src.router_ip}:{route.port}"
+
+    def namespaces(self) -> list[str]:
+        return [self.router_namespace] + [r.namespace for r in self.robots]
+
+
+def validate_prefix(prefix: str) -> str:
+    if not _PREFIX_RE.match(prefix):
+        raise InputError(f"lab prefix {prefix!r} is not 1-8 lowercase letters and digits "
+                         "starting with a letter (it becomes part of interface names, max 15 chars)")
+    return prefix
+
+
+def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
+             impairments: dict[str, Impairment] | None = None) -> LabPlan:
+    """Compute every name, address and relay route of a lab of ``robot_count`` robots."""
+    validate_prefix(prefix)
+    if not 2 <= robot_count <= MAX_ROBOTS:
+        raise InputError(f"robot count {robot_count} is out of range (expected 2..{MAX_ROBOTS})")
+    impairments = dict(impairments or {})
+    names = [f"r{i}" for i in range(1, robot_count + 1)]
+    unknown = sorted(set(impairments) - set(names))
+    if unknown:
+        raise InputError(f"impairment for unknown robot(s) {', '.join(unknown)} "
+                         f"(this lab has {names[0]}..{names[-1]})")
+    robots = tuple(
+        RobotPlan(index=i, name=name, namespace=f"{prefix}-{name}", wg_interface=f"{prefix}wg{i}",
+                  overlay_ip=f"100.64.0.{i}",
+                  underlay_ip=f"198.18.{i}.2", router_ip=f"198.18.{i}.1",
+                  router_veth=f"{prefix}-v{i}", impairment=impairments.get(name, Impairment()))
+        for i, name in enumerate(names, start=1))
+    routes = []
+    for a, b in combinations(robots, 2):
+        delay = a.impairment.delay_ms + b.impairment.delay_ms
+        if delay > 0:
+            routes.append(RelayRoute(port=RELAY_BASE_PORT + len(routes), robot_a=a.name,
+                                     robot_b=b.name, delay_ms=delay))
+    return LabPlan(prefix=prefix, robots=robots, relay_routes=tuple(routes))
+
+
+def _loss_rules(robots: tuple[RobotPlan, ...]) -> list[str]:
+    rules = []
+    for robot in robots:
+        # numgen over 10000 buckets so fractional percentages (0.5 %) work
+        threshold = round(robot.impairment.loss_percent * 100)
+        if threshold:
+            subnet = robot.underlay_subnet
+            rules.append(f"ip saddr {subnet} numgen random mod 10000 < {threshold} drop")
+            rules.append(f"ip daddr {subnet} numgen random mod 10000 < {threshold} drop")
+    return rules
+
+
+def router_ruleset(plan: LabPlan) -> str:
+    """The router's nftables ruleset: only WireGuard UDP passes between robots.
+
+    Everything else between robot subnets (ICMP, TCP, other UDP, multicast) is dropped, and the
+    router accepts from robots only the relay's ports.
+    """
+    relay_ports = ", ".join(str(r.port) for r in plan.relay_routes)
+    loss = "\n".join(f"    {rule}" for rule in _loss_rules(plan.robots))
+    relay_accept = f"    udp dport {{ {relay_ports} }} accept\n" if relay_ports else ""
+    return f"""table inet overlay_lab
+delete table inet overlay_lab
+table inet overlay_lab {{
+  chain underlay_loss {{
+{loss}
+  }}
+  chain forward {{
+    type filter hook forward priority filter; policy drop;
+    jump underlay_loss
+    udp dport {WIREGUARD_PORT} udp sport {WIREGUARD_PORT} accept
+  }}
+  chain input {{
+    type filter hook input priority filter; policy drop;
+    jump underlay_loss
+{relay_accept}  }}
+  chain output {{
+    type filter hook output priority filter; policy accept;
+    jump underlay_loss
+  }}
+}}
+"""
+
+
+def relay_config(plan: LabPlan) -> dict[str, object]:
+    """What the userspace relay needs: for each port, the two robots' WireGuard endpoints."""
+    return {
+        "routes": [
+            {"port": route.port, "delay_ms": route.delay_ms,
+             "a": [plan.robot(route.robot_a).underlay_ip, WIREGUARD_PORT],
+             "b": [plan.robot(route.robot_b).underlay_ip, WIREGUARD_PORT]}
+            for route in plan.relay_routes
+        ]
+    }

@@ -1,0 +1,106 @@
+"""The lab's userspace UDP relay: forwards WireGuard datagrams between two robots with a delay.
+
+This kernel has no netem, so delay is added here. A relayed pair (a, b) gets its own port P on
+the router: a sends to router:P, the relay sends the datagram on to b from the same socket after
+``delay_ms`` (and the other way round). Each robot therefore always sees the relay's address as
+its peer's endpoint, which keeps WireGuard's roaming stable. The relay forwards only datagrams
+from the two robots of its route and drops anything else.
+
+Run as ``python -m overlay_bringup.lab.udp_relay CONFIG.json`` (the lab starts it).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+Address = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Route:
+    port: int
+    delay_s: float
+    a: Address
+    b: Address
+
+    def destination(self, source: Address) -> Address | None:
+        """Where a datagram from ``source`` goes; None when it is from neither robot."""
+        if source == self.a:
+            return self.b
+        if source == self.b:
+            return self.a
+        return None
+
+
+def load_routes(config: dict[str, object]) -> list[Route]:
+    routes = config.get("routes")
+    if not isinstance(routes, list):
+        raise ValueError("relay config: 'routes' must be a list")
+    return [Route(port=int(r["port"]), delay_s=float(r["delay_ms"]) / 1000.0,
+                  a=(str(r["a"][0]), int(r["a"][1])), b=(str(r["b"][0]), int(r["b"][1])))
+            for r in routes]
+
+
+class _RelayProtocol(asyncio.DatagramProtocol):
+    def __init__(self, route: Route) -> None:
+        self.route = route
+        self.transport: asyncio.DatagramTransport | None = None
+        self.forwarded = 0
+        self.dropped = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        destination = self.route.destination((str(addr[0]), int(addr[1])))
+        if destination is None or self.transport is None:
+            self.dropped += 1
+            return
+        self.forwarded += 1
+        loop = asyncio.get_running_loop()
+        if self.route.delay_s > 0:
+            loop.call_later(self.route.delay_s, self._send, data, destination)
+        else:
+            self._send(data, destination)
+
+    def _send(self, data: bytes, destination: Address) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(data, destination)
+
+
+async def serve(routes: list[Route], bind_host: str = "0.0.0.0") -> None:
+    loop = asyncio.get_running_loop()
+    stop = loop.create_future()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    protocols: list[_RelayProtocol] = []
+    for route in routes:
+        _, protocol = await loop.create_datagram_endpoint(
+            lambda route=route: _RelayProtocol(route), local_addr=(bind_host, route.port))
+        protocols.append(protocol)
+    print(f"udp_relay: {len(routes)} route(s) ready", file=sys.stderr, flush=True)
+    await stop
+    for protocol in protocols:
+        print(f"udp_relay: port {protocol.route.port}: forwarded {protocol.forwarded}, "
+              f"dropped {protocol.dropped}", file=sys.stderr, flush=True)
+        if protocol.transport is not None:
+            protocol.transport.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m overlay_bringup.lab.udp_relay CONFIG.json", file=sys.stderr)
+        return 2
+    routes = load_routes(json.loads(Path(args[0]).read_text()))
+    asyncio.run(serve(routes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

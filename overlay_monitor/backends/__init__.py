@@ -1,0 +1,1 @@
+"""Backends read an overlay: ``tailscale`` (LocalAPI) and ``wireguard`` (wg dump)."""

@@ -1,0 +1,45 @@
+"""Atomic file writes: a temporary file in the same directory, then os.replace.
+
+A reader never sees a half-written file, and a secret is never readable by others, not even
+for a moment: the temporary file is created with its final mode before anything is written.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+SECRET_MODE = 0o600
+PUBLIC_MODE = 0o644
+
+
+def write_atomic(path: str | os.PathLike[str], data: str | bytes, mode: int = PUBLIC_MODE) -> Path:
+    """Write ``data`` to ``path`` atomically with permission bits ``mode``; return the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode() if isinstance(data, str) else data
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    return target
+
+
+def write_secret(path: str | os.PathLike[str], data: str | bytes) -> Path:
+    """Write a secret (key material) atomically, readable by the owner only (0600)."""
+    return write_atomic(path, data, SECRET_MODE)
+
+
+def is_private(path: str | os.PathLike[str]) -> bool:
+    """True when neither group nor others may read or write ``path``."""
+    return (os.stat(path).st_mode & 0o077) == 0

@@ -1,0 +1,70 @@
+"""Typed models every backend produces and every view consumes. Pure: no I/O, no rclpy."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+
+class LinkState(str, Enum):
+    """How traffic to a peer travels. Values are the strings ``overlay-status --json`` prints."""
+
+    UNKNOWN = "unknown"
+    DIRECT = "direct"
+    DERP = "derp"
+    PEER_RELAY = "peer-relay"
+    IDLE = "idle"
+    OFFLINE = "offline"
+
+    @property
+    def msg_constant(self) -> int:
+        """The matching overlay_msgs/PeerStatus STATE_* value."""
+        return _MSG_CONSTANTS[self]
+
+
+_MSG_CONSTANTS = {LinkState.UNKNOWN: 0, LinkState.DIRECT: 1, LinkState.DERP: 2,
+                  LinkState.PEER_RELAY: 3, LinkState.IDLE: 4, LinkState.OFFLINE: 5}
+
+NAN = math.nan
+
+
+@dataclass
+class Peer:
+    """One overlay member as a backend reports it (also used for the local node itself)."""
+
+    hostname: str
+    public_key: str = ""
+    dns_name: str = ""
+    overlay_ips: list[str] = field(default_factory=list)
+    os: str = ""
+    tags: list[str] = field(default_factory=list)
+    online: bool = False
+    state: LinkState = LinkState.UNKNOWN
+    derp_region: str = ""
+    endpoint: str = ""
+    rtt_ms: float = NAN
+    rx_bytes: int = 0
+    tx_bytes: int = 0
+    rx_bytes_per_s: float = NAN
+    tx_bytes_per_s: float = NAN
+    last_handshake: datetime | None = None
+    last_seen: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        """Stable identity across samples (public key, else first overlay IP, else hostname)."""
+        return self.public_key or (self.overlay_ips[0] if self.overlay_ips else self.hostname)
+
+
+@dataclass
+class OverlaySnapshot:
+    """Everything one poll of a backend found."""
+
+    backend: str
+    backend_state: str
+    reachable: bool
+    self_peer: Peer | None
+    peers: list[Peer] = field(default_factory=list)
+    health: list[str] = field(default_factory=list)
+    taken_at: datetime | None = None

@@ -1,0 +1,33 @@
+"""ament_python package overlay_bringup (installs overlay_bringup and overlay_monitor)."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "overlay_bringup"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=["overlay_bringup", "overlay_bringup.*",
+                                    "overlay_monitor", "overlay_monitor.*"]),
+    package_data={"overlay_bringup": ["py.typed"], "overlay_monitor": ["py.typed"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=False,
+    maintainer="overlay_bringup maintainers",
+    maintainer_email="maintainers@overlay-bringup.dev",
+    description="ROS 2 over a self-hosted Tailscale/Headscale WireGuard overlay.",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    extras_require={"test": ["pytest"]},
+    entry_points={
+        "console_scripts": [
+            "overlay-lab = overlay_bringup.lab.cli:main",
+        ],
+    },
+)

@@ -24,6 +24,7 @@ from overlay_monitor.files import write_atomic, write_secret
 
 from . import LabError
 from .state import LabState, RobotState, lab_dir, load_state, save_state
+from .udp_relay import READY_LINE
 from .topology import (OVERLAY_MTU, OVERLAY_NETWORK, WIREGUARD_PORT, LabPlan, RobotPlan,
                        relay_config, router_ruleset)
 from .wgkeys import generate_keypair
@@ -164,26 +165,59 @@ def _start_wireguard(plan: LabPlan, robot: RobotPlan, logs: Path, keys: Path) ->
                       impairment=robot.impairment.describe())
 
 
-def _add_peers(plan: LabPlan, states: dict[str, RobotState]) -> None:
-    for robot in plan.robots:
-        for other in plan.robots:
-            if other is robot:
-                continue
-            run(["wg", "set", robot.wg_interface, "peer", states[other.name].public_key,
-                 "allowed-ips", f"{other.overlay_ip}/32", "endpoint", plan.endpoint(robot, other),
-                 "persistent-keepalive", str(KEEPALIVE_S)])
+def _add_peers(plan: LabPlan, states: dict[str, RobotState], settle_s: float = 3.0) -> None:
+    """Full mesh, then handshakes started from one side of each pair only.
+
+    Keepalives start handshakes. Switched on for both sides at once, the two initiations cross
+    (more so behind the delaying relay), each side drops the other's response, and the retry
+    comes 5 s later (WireGuard's REKEY_TIMEOUT). So: every robot learns every peer first; then the
+    lower-numbered robot of each pair starts; once the sessions exist (or ``settle_s`` passed, e.g.
+    at 100 % loss) the other side's keepalive is switched on too.
+    """
+    pairs = [(robot, other) for robot in plan.robots for other in plan.robots if other is not robot]
+    for robot, other in pairs:
+        run(["wg", "set", robot.wg_interface, "peer", states[other.name].public_key,
+             "allowed-ips", f"{other.overlay_ip}/32", "endpoint", plan.endpoint(robot, other)])
+    first = [(r, o) for r, o in pairs if r.index < o.index]
+    second = [(r, o) for r, o in pairs if r.index > o.index]
+    for robot, other in first:
+        run(["wg", "set", robot.wg_interface, "peer", states[other.name].public_key,
+             "persistent-keepalive", str(KEEPALIVE_S)])
+    deadline = time.monotonic() + settle_s
+    while time.monotonic() < deadline and not all(
+            _has_handshake(robot.wg_interface, states[other.name].public_key)
+            for robot, other in first):
+        time.sleep(0.05)
+    for robot, other in second:
+        run(["wg", "set", robot.wg_interface, "peer", states[other.name].public_key,
+             "persistent-keepalive", str(KEEPALIVE_S)])
+
+
+def _has_handshake(interface: str, public_key: str) -> bool:
+    for line in run(["wg", "show", interface, "latest-handshakes"]).splitlines():
+        key, _, when = line.partition("\t")
+        if key == public_key:
+            return when.strip() not in ("", "0")
+    return False
 
 
 def _start_relay(plan: LabPlan, directory: Path) -> int:
     if not plan.relay_routes:
         return 0
     config = write_atomic(directory / "relay.json", json.dumps(relay_config(plan)))
+    log = directory / "logs" / "relay.log"
     package_root = str(Path(__file__).resolve().parents[2])
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [package_root,
                                                        os.environ.get("PYTHONPATH", "")]))}
     process = _start_detached(
         ["ip", "netns", "exec", plan.router_namespace, sys.executable, "-m",
-         "overlay_bringup.lab.udp_relay", str(config)], directory / "logs" / "relay.log", env)
+         "overlay_bringup.lab.udp_relay", str(config)], log, env)
+    deadline = time.monotonic() + 10.0
+    while READY_LINE not in log.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-800:]
+            raise LabError(f"the lab's UDP relay did not start: {tail}")
+        time.sleep(0.05)
     return process.pid
 
 

@@ -16,8 +16,11 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 Address = tuple[str, int]
+#: printed to stderr once every port is bound (the lab waits for it)
+READY_LINE = "udp_relay: ready:"
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,7 @@ class _RelayProtocol(asyncio.DatagramProtocol):
         self.dropped = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
         destination = self.route.destination((str(addr[0]), int(addr[1])))
@@ -83,7 +85,7 @@ async def serve(routes: list[Route], bind_host: str = "0.0.0.0") -> None:
         _, protocol = await loop.create_datagram_endpoint(
             lambda route=route: _RelayProtocol(route), local_addr=(bind_host, route.port))
         protocols.append(protocol)
-    print(f"udp_relay: {len(routes)} route(s) ready", file=sys.stderr, flush=True)
+    print(f"{READY_LINE} {len(routes)} route(s)", file=sys.stderr, flush=True)
     await stop
     for protocol in protocols:
         print(f"udp_relay: port {protocol.route.port}: forwarded {protocol.forwarded}, "

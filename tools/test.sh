@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets up (idempotent), builds, and runs the whole test suite with colcon: unit tests, the
+# message round trip between two rclpy processes, launch tests, and lab tests over real
+# WireGuard (those need root). Exits non-zero exactly when a test fails or no test ran.
+# Extra arguments go to pytest (e.g. -k lab, -x).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$repo/tools/setup.sh"
+# shellcheck disable=SC1091
+source "$repo/tools/env.sh"
+cd "$repo"
+start=$(date +%s)
+set +e
+colcon test --packages-select overlay_bringup --return-code-on-test-failure \
+  --event-handlers console_direct+ --pytest-args -ra "$@"
+rc=$?
+set -e
+colcon test-result --all --verbose | tail -n 25 || true
+totals=$(colcon test-result --all 2>/dev/null | grep -E '^Summary:' || true)
+echo "test.sh: ${totals:-no test results} ($(( $(date +%s) - start )) s)"
+if [ "$rc" -eq 0 ] && ! echo "$totals" | grep -qE 'Summary: [1-9][0-9]* tests'; then
+  echo "test.sh: no test ran: that is a failure" >&2
+  exit 1
+fi
+exit "$rc"

@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     ex = with_prefix(sub.add_parser("exec", help="run a command inside a robot"))
     ex.add_argument("robot", help="robot name, e.g. r1")
-    ex.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS…]")
+    ex.add_argument("argv", nargs="*", metavar="-- COMMAND", help="the command and its arguments, after --")
     with_prefix(sub.add_parser("down", help="remove everything the lab made (also after a crash)"))
     demo = with_build(with_prefix(sub.add_parser(
         "demo", help="the main job: build the lab, prove every robot reaches every other over "
@@ -136,8 +136,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
             print_peer_tables(state, console)
         return 0
     if args.command == "exec":
-        argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-        return subprocess.call(robot_exec_argv(require_state(args.prefix), args.robot, argv))
+        return subprocess.call(robot_exec_argv(require_state(args.prefix), args.robot, args.argv))
     if args.command == "down":
         removed = lab_down(args.prefix).removed
         console.print(f"lab {args.prefix!r}: " + ("; ".join(removed) if removed else "nothing to remove"))
@@ -146,7 +145,14 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    command: list[str] = []
+    if "--" in words:  # everything after -- is the command for `exec`, never our options
+        split = words.index("--")
+        words, command = words[:split], words[split + 1:]
+    args = _parser().parse_args(words)
+    if command:
+        args.argv = list(args.argv) + command
     console = make_console()
     try:
         return run_command(args, console)

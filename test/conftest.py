@@ -1,0 +1,20 @@
+"""Shared fixtures (helpers live in overlay_testing.py)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from overlay_testing import lab_preconditions
+
+
+@pytest.fixture(scope="session")
+def lab3() -> Iterator["object"]:
+    """A 3-robot lab (prefix 'ovt') shared by the lab tests; removed afterwards."""
+    lab_preconditions()
+    from overlay_bringup.lab.runner import lab_down, lab_up
+    from overlay_bringup.lab.topology import plan_lab
+
+    plan = plan_lab(3, "ovt")
+    result = lab_up(plan)
+    yield result.state
+    lab_down("ovt")

@@ -1,0 +1,100 @@
+"""Building, impairing and removing labs (root; runs in CI)."""
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from overlay_testing import lab_preconditions, overlay_cli
+
+from overlay_bringup.lab import LabError
+from overlay_bringup.lab.impairments import parse_impairments
+from overlay_bringup.lab.reachability import ping_in_namespace
+from overlay_bringup.lab.runner import (WIREGUARD_SOCKET_DIR, lab_down, lab_namespaces, lab_up,
+                                        require_root_and_tools)
+from overlay_bringup.lab.state import lab_dir, state_path
+from overlay_bringup.lab.topology import plan_lab
+
+
+def test_lab_refuses_clearly_without_root(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(LabError, match="needs root.*sudo"):
+        require_root_and_tools()
+
+
+def test_lab_refuses_clearly_without_wireguard_go(monkeypatch, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("the root check comes first")
+    for tool in ("ip", "nft", "wg"):
+        real = subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True,
+                              text=True).stdout.strip()
+        if real:
+            (tmp_path / tool).symlink_to(real)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(LabError, match="missing wireguard-go: install the Debian package"):
+        require_root_and_tools()
+
+
+@pytest.mark.lab
+def test_lab_down_removes_everything_even_after_a_crash():
+    lab_preconditions()
+    state = lab_up(plan_lab(2, "ovc")).state
+    pids = [r.wireguard_go_pid for r in state.robots]
+    # simulate a crash: one wireguard-go killed hard, the state file gone
+    os.kill(pids[0], signal.SIGKILL)
+    state_path("ovc").unlink()
+    result = subprocess.run([*overlay_cli("overlay-lab"), "down", "--prefix", "ovc"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert lab_namespaces("ovc") == []
+    assert not lab_dir("ovc").exists()
+    assert list(WIREGUARD_SOCKET_DIR.glob("ovcwg*.sock")) == []
+    assert not any(Path("/etc/netns").glob("ovc-*"))
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    again = subprocess.run([*overlay_cli("overlay-lab"), "down", "--prefix", "ovc"],
+                           capture_output=True, text=True)
+    assert again.returncode == 0 and "nothing to remove" in again.stdout
+
+
+@pytest.mark.lab
+def test_lab_half_built_is_cleaned_by_the_next_up():
+    lab_preconditions()
+    subprocess.run(["ip", "netns", "add", "ovh-r1"], check=True)  # leftover of a crashed run
+    try:
+        state = lab_up(plan_lab(2, "ovh")).state
+        assert ping_in_namespace(state.robots[0].namespace, state.robots[1].overlay_ip,
+                                 count=2).received == 2
+    finally:
+        lab_down("ovh")
+    assert lab_namespaces("ovh") == []
+
+
+@pytest.mark.lab
+def test_lab_impairments_delay_and_loss_reach_the_overlay():
+    lab_preconditions()
+    plan = plan_lab(3, "ovi", parse_impairments(["r2:delay=15ms", "r3:loss=30%"]))
+    try:
+        state = lab_up(plan).state
+        r1 = state.robot("r1")
+        delayed = ping_in_namespace(r1.namespace, state.robot("r2").overlay_ip, count=5)
+        assert delayed.received == 5
+        assert delayed.min_ms >= 30.0  # 15 ms each way on r2's link
+        lossy = ping_in_namespace(r1.namespace, state.robot("r3").overlay_ip, count=30,
+                                  interval_s=0.02, wait_s=0.5)
+        # 30 % each way: about 51 % of round trips lost; all-through or all-lost is ~1e-6
+        assert 0 < lossy.received < 30, lossy
+    finally:
+        lab_down("ovi")
+
+
+@pytest.mark.lab
+def test_lab_demo_is_the_main_job(tmp_path):
+    lab_preconditions()
+    result = subprocess.run([*overlay_cli("overlay-lab"), "demo", "--prefix", "ovd"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6/6 robot pairs reach each other over the overlay: OK" in result.stdout
+    assert "WireGuard peers" in result.stdout and "direct" in result.stdout
+    assert "lab 'ovd' removed" in result.stdout
+    assert lab_namespaces("ovd") == []

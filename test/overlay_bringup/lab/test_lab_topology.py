@@ -1,0 +1,82 @@
+import ipaddress
+
+import pytest
+
+from overlay_bringup.lab.impairments import Impairment
+from overlay_bringup.lab.topology import (WIREGUARD_PORT, plan_lab, relay_config,
+                                          router_ruleset, validate_prefix)
+from overlay_monitor.errors import InputError
+
+
+def test_plan_names_and_addresses_are_unique_and_in_the_right_ranges():
+    plan = plan_lab(5, "ovl")
+    overlay = ipaddress.ip_network("100.64.0.0/10")
+    bench = ipaddress.ip_network("198.18.0.0/15")
+    assert [r.name for r in plan.robots] == ["r1", "r2", "r3", "r4", "r5"]
+    assert len({r.wg_interface for r in plan.robots}) == 5
+    assert len({r.namespace for r in plan.robots} | {plan.router_namespace}) == 6
+    for robot in plan.robots:
+        assert len(robot.wg_interface) <= 15, robot.wg_interface
+        assert ipaddress.ip_address(robot.overlay_ip) in overlay
+        assert ipaddress.ip_address(robot.underlay_ip) in bench
+        assert ipaddress.ip_address(robot.router_ip) in ipaddress.ip_network(robot.underlay_subnet)
+
+
+def test_plan_at_the_largest_size_keeps_interface_names_short():
+    plan = plan_lab(200, "abcdefgh")
+    assert max(len(r.wg_interface) for r in plan.robots) <= 15
+    assert len({r.overlay_ip for r in plan.robots}) == 200
+
+
+@pytest.mark.parametrize("count", [0, 1, 201])
+def test_plan_rejects_robot_count_out_of_range(count):
+    with pytest.raises(InputError, match=f"robot count {count} is out of range"):
+        plan_lab(count)
+
+
+@pytest.mark.parametrize("prefix", ["", "Lab", "1ab", "toolongname", "a-b"])
+def test_prefix_must_fit_interface_names(prefix):
+    with pytest.raises(InputError, match="lab prefix"):
+        validate_prefix(prefix)
+
+
+def test_plan_rejects_impairment_of_unknown_robot():
+    with pytest.raises(InputError, match=r"unknown robot\(s\) r9"):
+        plan_lab(3, impairments={"r9": Impairment(delay_ms=1)})
+
+
+def test_direct_pairs_use_underlay_endpoints_and_delayed_pairs_use_the_relay():
+    plan = plan_lab(3, impairments={"r2": Impairment(delay_ms=20)})
+    r1, r2, r3 = plan.robots
+    assert plan.endpoint(r1, r3) == f"198.18.3.2:{WIREGUARD_PORT}"
+    route = plan.relay_route("r1", "r2")
+    assert route is not None and route.delay_ms == 20
+    # each side talks to the relay's address on its own subnet, same port
+    assert plan.endpoint(r1, r2) == f"198.18.1.1:{route.port}"
+    assert plan.endpoint(r2, r1) == f"198.18.2.1:{route.port}"
+    assert plan.relay_route("r1", "r3") is None
+    config = relay_config(plan)
+    assert {tuple(r["a"]) for r in config["routes"]} == {("198.18.1.2", 51820), ("198.18.2.2", 51820)}
+
+
+def test_delays_of_both_robots_add_up_on_their_relayed_pair():
+    plan = plan_lab(2, impairments={"r1": Impairment(delay_ms=5), "r2": Impairment(delay_ms=7)})
+    assert plan.relay_routes[0].delay_ms == 12
+
+
+def test_router_ruleset_passes_only_wireguard_between_robots():
+    text = router_ruleset(plan_lab(3))
+    forward = text[text.index("chain forward"):text.index("chain input")]
+    assert "policy drop" in forward
+    accepts = [line.strip() for line in forward.splitlines() if "accept" in line]
+    assert accepts == [f"udp dport {WIREGUARD_PORT} udp sport {WIREGUARD_PORT} accept"]
+    assert "numgen" not in text  # no loss configured
+
+
+def test_router_ruleset_drops_a_fraction_for_lossy_robots_and_opens_relay_ports():
+    plan = plan_lab(3, impairments={"r2": Impairment(loss_percent=1.5, delay_ms=10)})
+    text = router_ruleset(plan)
+    assert "ip saddr 198.18.2.0/24 numgen random mod 10000 < 150 drop" in text
+    assert "ip daddr 198.18.2.0/24 numgen random mod 10000 < 150 drop" in text
+    ports = ", ".join(str(r.port) for r in plan.relay_routes)
+    assert f"udp dport {{ {ports} }} accept" in text

@@ -5,6 +5,7 @@ for a moment: the temporary file is created with its final mode before anything 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -27,10 +28,8 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, mode: int = PU
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
         raise
     return target
 

@@ -49,12 +49,15 @@ def state_text(peer: Peer) -> str:
     return peer.state.value
 
 
+def _rate(value: float) -> str:
+    return "-" if math.isnan(value) else f"{human_bytes(value)}/s"
+
+
 def peer_row(peer: Peer, now: datetime) -> tuple[str, ...]:
     rtt = "-" if math.isnan(peer.rtt_ms) else f"{peer.rtt_ms:.1f} ms"
-    rate = (lambda v: "-" if math.isnan(v) else f"{human_bytes(v)}/s")
     return (peer.hostname, ", ".join(peer.overlay_ips[:1]) or "-", state_text(peer),
             peer.endpoint or "-", rtt, human_bytes(peer.rx_bytes), human_bytes(peer.tx_bytes),
-            rate(peer.rx_bytes_per_s), rate(peer.tx_bytes_per_s),
+            _rate(peer.rx_bytes_per_s), _rate(peer.tx_bytes_per_s),
             age_text(peer.last_handshake, now))
 
 
@@ -71,7 +74,7 @@ def build_table(snapshot: OverlaySnapshot, now: datetime, title: str = "") -> Ta
     for column in COLUMNS:
         table.add_column(column, no_wrap=True)
     for peer, row in zip(sorted(snapshot.peers, key=lambda p: p.hostname),
-                         peer_rows(snapshot, now)):
+                         peer_rows(snapshot, now), strict=True):
         style = STATE_STYLE[peer.state]
         cells = [Text(cell) for cell in row]  # Text: a hostname is never read as markup
         cells[2].stylize(style)

@@ -34,4 +34,5 @@ def ping_matrix(state: LabState, count: int = 3) -> list[PairResult]:
     with ThreadPoolExecutor(max_workers=min(8, len(pairs))) as pool:
         stats = list(pool.map(lambda p: ping_in_namespace(p[0].namespace, p[1].overlay_ip,
                                                           count), pairs))
-    return [PairResult(src.name, dst.name, dst.overlay_ip, s) for (src, dst), s in zip(pairs, stats)]
+    return [PairResult(src.name, dst.name, dst.overlay_ip, s)
+            for (src, dst), s in zip(pairs, stats, strict=True)]

@@ -5,6 +5,7 @@ secrets never reach argv (``wg set … private-key FILE`` reads the key from a 0
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -24,9 +25,16 @@ from overlay_monitor.files import write_atomic, write_secret
 
 from . import LabError
 from .state import LabState, RobotState, lab_dir, load_state, save_state
+from .topology import (
+    OVERLAY_MTU,
+    OVERLAY_NETWORK,
+    WIREGUARD_PORT,
+    LabPlan,
+    RobotPlan,
+    relay_config,
+    router_ruleset,
+)
 from .udp_relay import READY_LINE
-from .topology import (OVERLAY_MTU, OVERLAY_NETWORK, WIREGUARD_PORT, LabPlan, RobotPlan,
-                       relay_config, router_ruleset)
 from .wgkeys import generate_keypair
 
 WIREGUARD_SOCKET_DIR = Path("/var/run/wireguard")
@@ -292,10 +300,8 @@ def _terminate(pids: set[int], grace_s: float = 2.0) -> None:
             continue
     _, alive = psutil.wait_procs(procs, timeout=grace_s)
     for proc in alive:
-        try:
+        with contextlib.suppress(psutil.Error):
             proc.kill()
-        except psutil.Error:
-            pass
     psutil.wait_procs(alive, timeout=grace_s)
 
 
@@ -317,10 +323,8 @@ def lab_down(prefix: str) -> DownResult:
     require_root_and_tools()
     result = DownResult()
     state = None
-    try:
+    with contextlib.suppress(Exception):  # a damaged state file must not stop the clean-up
         state = load_state(prefix)
-    except Exception:  # a damaged state file must not stop the clean-up
-        pass
     namespaces = lab_namespaces(prefix)
     pids: set[int] = set()
     for ns in namespaces:

@@ -115,7 +115,7 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
                   underlay_ip=f"198.18.{i}.2", router_ip=f"198.18.{i}.1",
                   router_veth=f"{prefix}-v{i}", impairment=impairments.get(name, Impairment()))
         for i, name in enumerate(names, start=1))
-    routes = []
+    routes: list[RelayRoute] = []
     for a, b in combinations(robots, 2):
         delay = a.impairment.delay_ms + b.impairment.delay_ms
         if delay > 0:

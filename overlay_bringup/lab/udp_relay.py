@@ -77,16 +77,17 @@ class _RelayProtocol(asyncio.DatagramProtocol):
 
 async def serve(routes: list[Route], bind_host: str = "0.0.0.0") -> None:
     loop = asyncio.get_running_loop()
-    stop = loop.create_future()
+    stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+        loop.add_signal_handler(sig, stop.set)
     protocols: list[_RelayProtocol] = []
     for route in routes:
-        _, protocol = await loop.create_datagram_endpoint(
-            lambda route=route: _RelayProtocol(route), local_addr=(bind_host, route.port))
+        protocol = _RelayProtocol(route)
+        await loop.create_datagram_endpoint(lambda p=protocol: p,  # type: ignore[misc]
+                                            local_addr=(bind_host, route.port))
         protocols.append(protocol)
     print(f"{READY_LINE} {len(routes)} route(s)", file=sys.stderr, flush=True)
-    await stop
+    await stop.wait()
     for protocol in protocols:
         print(f"udp_relay: port {protocol.route.port}: forwarded {protocol.forwarded}, "
               f"dropped {protocol.dropped}", file=sys.stderr, flush=True)

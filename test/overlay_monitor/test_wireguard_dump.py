@@ -2,12 +2,15 @@ from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from overlay_testing import FIXTURES
 
 from overlay_monitor.errors import InputError
 from overlay_monitor.models import LinkState
-from overlay_monitor.wireguard_dump import (classify_wireguard_peer, parse_wg_dump,
-                                            snapshot_from_dump)
+from overlay_monitor.wireguard_dump import (
+    classify_wireguard_peer,
+    parse_wg_dump,
+    snapshot_from_dump,
+)
+from overlay_testing import FIXTURES
 
 DUMP = (FIXTURES / "wg_dump_r1.txt").read_text()
 HANDSHAKE = datetime.fromtimestamp(1795653066, tz=timezone.utc)

@@ -5,15 +5,20 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from overlay_testing import lab_preconditions, overlay_cli
 
 from overlay_bringup.lab import LabError
 from overlay_bringup.lab.impairments import parse_impairments
 from overlay_bringup.lab.reachability import ping_in_namespace
-from overlay_bringup.lab.runner import (WIREGUARD_SOCKET_DIR, lab_down, lab_namespaces, lab_up,
-                                        require_root_and_tools)
+from overlay_bringup.lab.runner import (
+    WIREGUARD_SOCKET_DIR,
+    lab_down,
+    lab_namespaces,
+    lab_up,
+    require_root_and_tools,
+)
 from overlay_bringup.lab.state import lab_dir, state_path
 from overlay_bringup.lab.topology import plan_lab
+from overlay_testing import lab_preconditions, overlay_cli
 
 
 def test_lab_refuses_clearly_without_root(monkeypatch):

@@ -5,9 +5,9 @@ import sys
 import time
 
 import pytest
-from overlay_testing import overlay_cli, run_in
 
 from overlay_bringup.lab.reachability import ping_in_namespace
+from overlay_testing import overlay_cli, run_in
 
 pytestmark = pytest.mark.lab
 
@@ -122,10 +122,10 @@ def test_lab_multicast_does_not_cross_the_underlay(lab3):
 
 
 def test_lab_up_twice_is_safe_and_a_different_lab_is_refused(lab3):
+    from overlay_bringup.lab import LabError
     from overlay_bringup.lab.impairments import Impairment
     from overlay_bringup.lab.runner import lab_up
     from overlay_bringup.lab.topology import plan_lab
-    from overlay_bringup.lab import LabError
 
     again = lab_up(plan_lab(3, "ovt"))
     assert again.already_up

@@ -3,8 +3,13 @@ import ipaddress
 import pytest
 
 from overlay_bringup.lab.impairments import Impairment
-from overlay_bringup.lab.topology import (WIREGUARD_PORT, plan_lab, relay_config,
-                                          router_ruleset, validate_prefix)
+from overlay_bringup.lab.topology import (
+    WIREGUARD_PORT,
+    plan_lab,
+    relay_config,
+    router_ruleset,
+    validate_prefix,
+)
 from overlay_monitor.errors import InputError
 
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+
 from overlay_testing import REPO, skip_or_fail
 
 

@@ -6,5 +6,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo/tools/setup.sh"
 # shellcheck disable=SC1091
+set +u  # the colcon setup scripts read unset variables
 source "$repo/tools/env.sh"
+set -u
 exec overlay-lab demo "$@"

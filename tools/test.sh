@@ -7,7 +7,9 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo/tools/setup.sh"
 # shellcheck disable=SC1091
+set +u  # the colcon setup scripts read unset variables
 source "$repo/tools/env.sh"
+set -u
 cd "$repo"
 start=$(date +%s)
 set +e

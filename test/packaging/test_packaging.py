@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from overlay_testing import REPO, skip_or_fail
 
 

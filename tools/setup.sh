@@ -51,6 +51,15 @@ else
   say "venv up to date ($venv)"
 fi
 
+# --- 3. launch, launch_ros, ros2cli (not on PyPI) -----------------------------------------
+tools="$repo/../shared/ros2-python-tools/install.sh"
+if [ -x "$tools" ] || [ -f "$tools" ]; then
+  # before our header-path fix below: install.sh stops when it finds nothing left to fix
+  bash "$tools" "$venv" | sed 's/^/setup: /' || { echo "setup: $tools failed" >&2; exit 1; }
+else
+  say "no ../shared/ros2-python-tools: 'ros2 launch' will be missing; the overlay-* commands still work"
+fi
+
 # The wheels' CMake exports name the Python and numpy headers of the machine that built them;
 # point them at this venv's, or building overlay_msgs fails at CMake's generate step.
 inc=$("$venv/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['include'])")
@@ -58,14 +67,6 @@ np_inc=$("$venv/bin/python" -c "import numpy; print(numpy.get_include())")
 grep -rl "/opt/python/cp3[0-9]*-cp3[0-9]*/" "$venv"/share/*/cmake 2>/dev/null | while read -r f; do
   sed -i -E "s#/opt/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#$inc#g; s#/opt/python/cp3[0-9]+-cp3[0-9]+/lib/python3\.[0-9]+/site-packages/numpy/_core/include#$np_inc#g" "$f"
 done || true
-
-# --- 3. launch, launch_ros, ros2cli (not on PyPI) -----------------------------------------
-tools="$repo/../shared/ros2-python-tools/install.sh"
-if [ -x "$tools" ] || [ -f "$tools" ]; then
-  bash "$tools" "$venv" | sed 's/^/setup: /'
-else
-  say "no ../shared/ros2-python-tools: 'ros2 launch' will be missing; the overlay-* commands still work"
-fi
 
 # --- 4. build both packages -----------------------------------------------------------------
 mkdir -p "$repo/log"

@@ -24,6 +24,10 @@ class BackendUnavailable(OverlayError):
     exit_code = 3
 
 
+class BackendProtocolError(BackendUnavailable):
+    """The backend answered, but not with what its protocol promises (garbage, partial JSON)."""
+
+
 class CommandFailed(OverlayError):
     """An external command exited non-zero."""
 

@@ -50,6 +50,7 @@ class Peer:
     tx_bytes_per_s: float = NAN
     last_handshake: datetime | None = None
     last_seen: datetime | None = None
+    expired: bool = False  # the node key has expired (Tailscale); the peer cannot connect
 
     @property
     def key(self) -> str:
@@ -68,3 +69,5 @@ class OverlaySnapshot:
     peers: list[Peer] = field(default_factory=list)
     health: list[str] = field(default_factory=list)
     taken_at: datetime | None = None
+    version: str = ""  # backend version, e.g. tailscaled's long version
+    error: str = ""  # why the backend could not be read (reachable is False)

@@ -16,8 +16,9 @@ def _tool(name: str) -> str:
 
 
 def test_ruff_finds_nothing():
-    result = subprocess.run([_tool("ruff"), "check", "--output-format", "concise",
-                             "overlay_bringup", "overlay_monitor", "test", "launch", "setup.py"],
+    paths = [p for p in ("overlay_bringup", "overlay_monitor", "test", "launch", "setup.py")
+             if (REPO / p).exists()]
+    result = subprocess.run([_tool("ruff"), "check", "--output-format", "concise", *paths],
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -9,8 +9,9 @@ import shutil
 import subprocess
 from datetime import datetime, timezone
 
-from ..errors import BackendUnavailable
-from ..models import OverlaySnapshot
+from ..errors import BackendUnavailable, InputError
+from ..models import OverlaySnapshot, Peer
+from ..ping_stats import parse_ping_output
 from ..wireguard_dump import WireGuardDump, parse_wg_dump, snapshot_from_dump
 
 DEFAULT_TIMEOUT_S = 2.0
@@ -36,3 +37,53 @@ def read_wireguard_snapshot(interface: str, names: dict[str, str] | None = None,
                             wg_binary: str = "wg") -> OverlaySnapshot:
     dump = read_wg_dump(interface, wg_binary)
     return snapshot_from_dump(dump, datetime.now(timezone.utc), names)
+
+
+def names_from_hosts(text: str) -> dict[str, str]:
+    """Map addresses to the first name given for them in an /etc/hosts text."""
+    names: dict[str, str] = {}
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 2:
+            names.setdefault(fields[0], fields[1])
+    return names
+
+
+class WireGuardBackend:
+    """A plain WireGuard interface as an overlay backend (wg-quick, Netbird, Netmaker, the lab).
+
+    Peers are named from ``names`` or, failing that, from /etc/hosts entries for their overlay
+    addresses. RTT comes from one ICMP echo per probe.
+    """
+
+    name = "wireguard"
+
+    def __init__(self, interface: str, names: dict[str, str] | None = None,
+                 wg_binary: str = "wg", hosts_file: str = "/etc/hosts") -> None:
+        self.interface = interface
+        self.wg_binary = wg_binary
+        self.names = dict(names or {})
+        try:
+            with open(hosts_file, encoding="utf-8") as handle:
+                for address, hostname in names_from_hosts(handle.read()).items():
+                    self.names.setdefault(address, hostname)
+        except OSError:
+            pass
+
+    def snapshot(self) -> OverlaySnapshot:
+        return read_wireguard_snapshot(self.interface, self.names, self.wg_binary)
+
+    def probe_rtt_ms(self, peer: Peer, timeout_s: float = 2.0) -> float:
+        if not peer.overlay_ips or shutil.which("ping") is None:
+            return float("nan")
+        wait = max(1, int(timeout_s))
+        try:
+            proc = subprocess.run(["ping", "-n", "-q", "-c", "1", "-W", str(wait),
+                                   peer.overlay_ips[0]], capture_output=True, text=True,
+                                  timeout=wait + 2, check=False)
+            return parse_ping_output(proc.stdout).avg_ms
+        except (subprocess.TimeoutExpired, InputError):
+            return float("nan")
+
+    def close(self) -> None:
+        """Nothing to release (one subprocess per call)."""

@@ -2,6 +2,7 @@
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -85,8 +86,12 @@ def test_lab_impairments_delay_and_loss_reach_the_overlay():
         delayed = ping_in_namespace(r1.namespace, state.robot("r2").overlay_ip, count=5)
         assert delayed.received == 5
         assert delayed.min_ms >= 30.0  # 15 ms each way on r2's link
-        lossy = ping_in_namespace(r1.namespace, state.robot("r3").overlay_ip, count=30,
-                                  interval_s=0.02, wait_s=0.5)
+        r3_ip = state.robot("r3").overlay_ip
+        # a lost handshake is retried after 5 s: wait for the session before counting losses
+        deadline = time.monotonic() + 20
+        while not ping_in_namespace(r1.namespace, r3_ip, count=1, wait_s=1).received:
+            assert time.monotonic() < deadline, "no session with the lossy robot in 20 s"
+        lossy = ping_in_namespace(r1.namespace, r3_ip, count=30, interval_s=0.02, wait_s=0.5)
         # 30 % each way: about 51 % of round trips lost; all-through or all-lost is ~1e-6
         assert 0 < lossy.received < 30, lossy
     finally:

@@ -1,0 +1,103 @@
+"""tailscaled's LocalAPI over its unix socket (httpx). One private method does all HTTP I/O.
+
+Endpoints used: ``GET /localapi/v0/status`` (ipnstate.Status) and
+``POST /localapi/v0/ping?ip=…&type=disco`` (ipnstate.PingResult). tailscaled accepts LocalAPI
+requests whose Host header is ``local-tailscaled.sock`` (its apitype.LocalAPIHost).
+"""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from ..errors import BackendProtocolError, BackendUnavailable
+from ..models import OverlaySnapshot, Peer
+from ..tailscale_status import PingOutcome, ping_from_json, snapshot_from_status
+
+DEFAULT_SOCKET = "/var/run/tailscale/tailscaled.sock"
+LOCALAPI_HOST = "local-tailscaled.sock"
+DEFAULT_TIMEOUT_S = 2.0
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+
+class LocalAPIClient:
+    """A small client for the parts of the LocalAPI the overlay tools need."""
+
+    name = "tailscale"
+
+    def __init__(self, socket_path: str = DEFAULT_SOCKET,
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.socket_path = socket_path
+        self.timeout_s = timeout_s
+        self._client = httpx.Client(transport=httpx.HTTPTransport(uds=socket_path),
+                                    base_url=f"http://{LOCALAPI_HOST}",
+                                    timeout=timeout_s)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> "LocalAPIClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, params: dict[str, str] | None = None,
+                 timeout_s: float | None = None) -> Any:
+        where = f"tailscaled ({self.socket_path})"
+        if not os.path.exists(self.socket_path):
+            raise BackendUnavailable(f"{where}: socket does not exist; is tailscaled running? "
+                                     "(set the socket path if it lives elsewhere)")
+        try:
+            response = self._client.request(method, path, params=params,
+                                            timeout=timeout_s or self.timeout_s)
+        except httpx.TimeoutException as err:
+            raise BackendUnavailable(f"{where}: no answer to {method} {path} within "
+                                     f"{timeout_s or self.timeout_s:g} s") from err
+        except httpx.TransportError as err:
+            raise BackendUnavailable(f"{where}: cannot connect ({err})") from err
+        body = response.content[:MAX_RESPONSE_BYTES]
+        if response.status_code != 200:
+            raise BackendUnavailable(f"{where}: {method} {path} answered HTTP "
+                                     f"{response.status_code}: {_error_text(body)}")
+        try:
+            return json.loads(body)
+        except ValueError as err:
+            raise BackendProtocolError(f"{where}: {method} {path} answered with invalid JSON "
+                                       f"({err.__class__.__name__}: {err})") from err
+
+    def status_json(self) -> Any:
+        return self._request("GET", "/localapi/v0/status")
+
+    def snapshot(self) -> OverlaySnapshot:
+        raw = self.status_json()
+        try:
+            return snapshot_from_status(raw, datetime.now(timezone.utc))
+        except Exception as err:  # InputError, and anything a hostile shape provokes
+            raise BackendProtocolError(f"tailscaled ({self.socket_path}): status is not an "
+                                       f"ipnstate.Status: {err}") from err
+
+    def ping(self, ip: str, ping_type: str = "disco", timeout_s: float = 5.0) -> PingOutcome:
+        raw = self._request("POST", "/localapi/v0/ping", params={"ip": ip, "type": ping_type},
+                            timeout_s=timeout_s)
+        return ping_from_json(raw, ip)
+
+    def probe_rtt_ms(self, peer: Peer, timeout_s: float = 5.0) -> float:
+        """RTT by disco ping (NaN when it fails); used by the monitor's pinger."""
+        if not peer.overlay_ips:
+            return float("nan")
+        return self.ping(peer.overlay_ips[0], "disco", timeout_s).latency_ms
+
+
+def _error_text(body: bytes) -> str:
+    text = body.decode(errors="replace").strip()
+    try:
+        parsed = json.loads(text)
+        if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
+            return str(parsed["error"])
+    except ValueError:
+        pass
+    return text[:200] or "(empty body)"

@@ -1,0 +1,132 @@
+"""Health rules: one diagnostic status per peer and one for the local client. Pure.
+
+Levels are diagnostic_msgs/DiagnosticStatus's: OK 0, WARN 1, ERROR 2, STALE 3.
+- OK: direct (or idle) with a fresh RTT under the warning threshold; client Running.
+- WARN: relayed (DERP or peer relay), RTT above the warning threshold; client Starting, or
+  Running with health warnings.
+- ERROR: peer offline, RTT above the error threshold, expired node key; client NeedsLogin,
+  NeedsMachineAuth, Stopped, NoState.
+- STALE: the backend could not be read (every status, with the reason).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .errors import InputError
+from .models import LinkState, OverlaySnapshot, Peer
+from .table import age_text
+
+OK, WARN, ERROR, STALE = 0, 1, 2, 3
+LEVEL_NAMES = {OK: "OK", WARN: "WARN", ERROR: "ERROR", STALE: "STALE"}
+CLIENT_TASK = "client"
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    rtt_warn_ms: float = 150.0
+    rtt_error_ms: float = 500.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.rtt_warn_ms <= self.rtt_error_ms:
+            raise InputError(f"RTT thresholds: warn {self.rtt_warn_ms:g} ms and error "
+                             f"{self.rtt_error_ms:g} ms must satisfy 0 < warn <= error")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One diagnostic status, independent of ROS (converted to DiagnosticStatus by the node)."""
+
+    task: str                 # "client" or "peer <hostname>"
+    level: int
+    message: str
+    hardware_id: str = ""
+    values: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+def _fmt_ms(value: float) -> str:
+    return "unknown" if math.isnan(value) else f"{value:.1f}"
+
+
+def peer_check(peer: Peer, thresholds: HealthThresholds, now: datetime) -> Check:
+    state = peer.state
+    if peer.expired:
+        level, message = ERROR, "node key expired: the peer must re-authenticate"
+    elif state is LinkState.OFFLINE:
+        level, message = ERROR, "offline"
+    elif not math.isnan(peer.rtt_ms) and peer.rtt_ms > thresholds.rtt_error_ms:
+        level, message = ERROR, f"RTT {peer.rtt_ms:.0f} ms above {thresholds.rtt_error_ms:g} ms"
+    elif state is LinkState.DERP:
+        level, message = WARN, f"relayed through DERP region {peer.derp_region or 'unknown'}"
+    elif state is LinkState.PEER_RELAY:
+        level, message = WARN, f"relayed through peer relay {peer.endpoint or 'unknown'}"
+    elif not math.isnan(peer.rtt_ms) and peer.rtt_ms > thresholds.rtt_warn_ms:
+        level, message = WARN, f"RTT {peer.rtt_ms:.0f} ms above {thresholds.rtt_warn_ms:g} ms"
+    elif state is LinkState.IDLE:
+        level, message = OK, "idle (no recent traffic)"
+    elif state is LinkState.UNKNOWN:
+        level, message = WARN, "link state unknown"
+    else:
+        level, message = OK, f"direct {peer.endpoint}".strip()
+    values = (
+        ("state", state.value),
+        ("online", "yes" if peer.online else "no"),
+        ("overlay address", ", ".join(peer.overlay_ips) or "none"),
+        ("DNS name", peer.dns_name or "none"),
+        ("endpoint", peer.endpoint or "none"),
+        ("DERP region", peer.derp_region or "none"),
+        ("RTT ms", _fmt_ms(peer.rtt_ms)),
+        ("rx bytes", str(peer.rx_bytes)),
+        ("tx bytes", str(peer.tx_bytes)),
+        ("rx bytes/s", _fmt_ms(peer.rx_bytes_per_s)),
+        ("tx bytes/s", _fmt_ms(peer.tx_bytes_per_s)),
+        ("last handshake", age_text(peer.last_handshake, now)),
+        ("tags", ", ".join(peer.tags) or "none"),
+    )
+    return Check(task=f"peer {peer.hostname}", level=level, message=message,
+                 hardware_id=peer.key, values=values)
+
+
+_CLIENT_LEVELS = {"Running": OK, "Starting": WARN}
+
+
+def client_check(snapshot: OverlaySnapshot) -> Check:
+    state = snapshot.backend_state
+    level = _CLIENT_LEVELS.get(state, ERROR)
+    message = state
+    if level == ERROR:
+        hints = {"NeedsLogin": "not logged in: run the join step (overlay-join) with a valid key",
+                 "NeedsMachineAuth": "waiting for an administrator to approve this machine",
+                 "Stopped": "stopped: 'tailscale up' brings it back",
+                 "NoState": "tailscaled has no state yet (starting, or not configured)"}
+        message = f"{state}: {hints.get(state, 'not running')}"
+    self_peer = snapshot.self_peer
+    if self_peer is not None and self_peer.expired:
+        level, message = ERROR, "node key expired: re-authenticate this machine"
+    elif level == OK and snapshot.health:
+        level, message = WARN, f"Running with {len(snapshot.health)} health warning(s)"
+    counts = {s: 0 for s in LinkState}
+    for peer in snapshot.peers:
+        counts[peer.state] += 1
+    values = [("backend", snapshot.backend), ("backend state", state),
+              ("version", snapshot.version or "unknown"),
+              ("overlay address", ", ".join(self_peer.overlay_ips) if self_peer else "none"),
+              ("peers", str(len(snapshot.peers)))]
+    values += [(f"peers {s.value}", str(n)) for s, n in counts.items() if n]
+    values += [(f"health {i + 1}", text) for i, text in enumerate(snapshot.health)]
+    return Check(task=CLIENT_TASK, level=level, message=message,
+                 hardware_id=self_peer.hostname if self_peer else "", values=tuple(values))
+
+
+def snapshot_checks(snapshot: OverlaySnapshot, thresholds: HealthThresholds,
+                    now: datetime) -> list[Check]:
+    return [client_check(snapshot)] + [peer_check(p, thresholds, now) for p in snapshot.peers]
+
+
+def stale_checks(reason: str, known_peers: list[str]) -> list[Check]:
+    """Every status STALE, with the reason, when the backend cannot be read."""
+    checks = [Check(task=CLIENT_TASK, level=STALE, message=f"backend not readable: {reason}")]
+    checks += [Check(task=f"peer {name}", level=STALE, message="no fresh data (backend not readable)")
+               for name in known_peers]
+    return checks

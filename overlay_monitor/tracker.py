@@ -1,0 +1,116 @@
+"""Derived link facts from successive snapshots: byte rates, RTTs, and transitions. Pure.
+
+The tracker keeps the previous sample per peer. Byte rates are the counter difference over the
+time between samples; a counter that went down (the backend restarted, the peer was re-added)
+starts a new baseline and reports NaN for that sample instead of a negative or huge rate.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .models import LinkState, OverlaySnapshot, Peer
+
+
+@dataclass(frozen=True)
+class LinkEvent:
+    kind: str          # "state", "appeared", "gone", "backend"
+    peer: str
+    peer_key: str
+    old_state: str
+    new_state: str
+    message: str
+
+
+@dataclass
+class _Sample:
+    rx: int
+    tx: int
+    at_s: float
+    state: LinkState
+    hostname: str
+
+
+@dataclass
+class _Rtt:
+    value_ms: float
+    at_s: float
+
+
+@dataclass
+class LinkTracker:
+    """Feed it every snapshot with a monotonic time; it completes the peers and says what changed.
+
+    ``rtt_max_age_s``: an RTT older than this is reported as NaN (unknown), never as stale data.
+    """
+
+    rtt_max_age_s: float = 30.0
+    _samples: dict[str, _Sample] = field(default_factory=dict)
+    _rtts: dict[str, _Rtt] = field(default_factory=dict)
+    _backend_state: str | None = None
+    _initialised: bool = False
+
+    def record_rtt(self, peer_key: str, rtt_ms: float, at_s: float) -> None:
+        """Store an RTT probe result (NaN for a failed probe)."""
+        self._rtts[peer_key] = _Rtt(rtt_ms, at_s)
+
+    def update(self, snapshot: OverlaySnapshot, now_s: float) -> list[LinkEvent]:
+        events: list[LinkEvent] = []
+        if snapshot.backend_state != self._backend_state:
+            if self._backend_state is not None or snapshot.backend_state != "Running":
+                events.append(LinkEvent(
+                    "backend", "", "", self._backend_state or "", snapshot.backend_state,
+                    f"{snapshot.backend} backend: {self._backend_state or 'unknown'} -> "
+                    f"{snapshot.backend_state}"))
+            self._backend_state = snapshot.backend_state
+        seen: set[str] = set()
+        for peer in snapshot.peers:
+            key = peer.key
+            seen.add(key)
+            previous = self._samples.get(key)
+            self._fill_rates(peer, previous, now_s)
+            self._fill_rtt(peer, now_s)
+            if previous is None:
+                if self._initialised:  # the first snapshot only sets the baseline
+                    events.append(LinkEvent("appeared", peer.hostname, key, "", peer.state.value,
+                                            f"peer {peer.hostname} appeared ({peer.state.value})"))
+            elif previous.state is not peer.state:
+                events.append(LinkEvent(
+                    "state", peer.hostname, key, previous.state.value, peer.state.value,
+                    f"peer {peer.hostname}: {previous.state.value} -> {peer.state.value}"
+                    + (f" (region {peer.derp_region})" if peer.state is LinkState.DERP
+                       and peer.derp_region else "")))
+            self._samples[key] = _Sample(peer.rx_bytes, peer.tx_bytes, now_s, peer.state,
+                                         peer.hostname)
+        for key in [k for k in self._samples if k not in seen]:
+            gone = self._samples.pop(key)
+            self._rtts.pop(key, None)
+            events.append(LinkEvent("gone", gone.hostname, key, gone.state.value, "",
+                                    f"peer {gone.hostname} left the overlay"))
+        self._initialised = True
+        return events
+
+    @staticmethod
+    def _fill_rates(peer: Peer, previous: _Sample | None, now_s: float) -> None:
+        if previous is None or now_s <= previous.at_s:
+            return
+        if peer.rx_bytes < previous.rx or peer.tx_bytes < previous.tx:
+            return  # counter reset: new baseline, rate unknown for this sample
+        elapsed = now_s - previous.at_s
+        peer.rx_bytes_per_s = (peer.rx_bytes - previous.rx) / elapsed
+        peer.tx_bytes_per_s = (peer.tx_bytes - previous.tx) / elapsed
+
+    def _fill_rtt(self, peer: Peer, now_s: float) -> None:
+        rtt = self._rtts.get(peer.key)
+        if peer.state is LinkState.OFFLINE or rtt is None or now_s - rtt.at_s > self.rtt_max_age_s:
+            peer.rtt_ms = math.nan
+        else:
+            peer.rtt_ms = rtt.value_ms
+
+
+def handshake_age_s(peer: Peer, now: datetime) -> float:
+    """Seconds since the last WireGuard handshake; infinity when there was none."""
+    if peer.last_handshake is None:
+        return math.inf
+    return max(0.0, (now - peer.last_handshake).total_seconds())

@@ -47,10 +47,9 @@ def peer_status(hostname: str, ip: str, *, state: str = "direct", region: str = 
         "CurAddr": "198.51.100.7:41641" if state == "direct" else "",
         "Relay": region,
     })
-    if client == "new":
-        # PeerRelay is "ip:port:vni:N" when a peer relay carries the traffic (omitempty)
-        if state == "peer-relay":
-            raw["PeerRelay"] = "100.64.0.9:7777:vni:3"
+    # PeerRelay (newer clients only) is "ip:port:vni:N" when a peer relay carries the traffic
+    if client == "new" and state == "peer-relay":
+        raw["PeerRelay"] = "100.64.0.9:7777:vni:3"
     raw.update({
         "RxBytes": rx,
         "TxBytes": tx,

@@ -15,6 +15,7 @@ the link is relayed.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -26,6 +27,7 @@ from .models import LinkState, OverlaySnapshot, Peer
 BACKEND_STATES = ("NoState", "InUseOtherUser", "NeedsLogin", "NeedsMachineAuth", "Stopped",
                   "Starting", "Running")
 _GO_ZERO_TIME_PREFIX = "0001-01-01"
+_FRACTION = re.compile(r"\.\d+")
 
 
 def parse_go_time(value: Any, where: str) -> datetime | None:
@@ -34,12 +36,8 @@ def parse_go_time(value: Any, where: str) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise InputError(f"{where}: {value!r} is not an RFC 3339 time string")
-    text = value.replace("Z", "+00:00")
     # Go prints up to nanoseconds; Python's fromisoformat takes at most microseconds
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+    text = _FRACTION.sub(lambda m: m.group(0)[:7], value.replace("Z", "+00:00"))
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError as err:
@@ -120,7 +118,8 @@ def snapshot_from_status(raw: Any, taken_at: datetime | None = None) -> OverlayS
     state = raw["BackendState"]
     if state not in BACKEND_STATES:
         raise InputError(f"BackendState: {state!r} is not one of {', '.join(BACKEND_STATES)}")
-    peers_raw = raw.get("Peer") or {}
+    peers_raw = raw.get("Peer")
+    peers_raw = {} if peers_raw is None else peers_raw
     if not isinstance(peers_raw, dict):
         raise InputError(f"Peer: expected an object keyed by node key, got {type(peers_raw).__name__}")
     self_raw = raw.get("Self")

@@ -28,6 +28,8 @@ setup(
     entry_points={
         "console_scripts": [
             "overlay-lab = overlay_bringup.lab.cli:main",
+            "overlay-status = overlay_monitor.status_cli:main",
+            "overlay_monitor = overlay_monitor.nodes.monitor_node:main",
         ],
     },
 )

@@ -1,0 +1,1 @@
+"""Thin rclpy adapters over the pure overlay_monitor modules."""

@@ -1,0 +1,166 @@
+"""overlay_monitor node: publishes link health of the overlay this machine is on.
+
+Topics: ``~/status`` (overlay_msgs/OverlayStatus, latched), ``/diagnostics``
+(diagnostic_msgs/DiagnosticArray), ``~/events`` (overlay_msgs/LinkEvent, volatile).
+The backend is polled in a worker thread; the timer callback only publishes the newest result.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from overlay_msgs.msg import LinkEvent, OverlayStatus
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Header
+
+from ..backends import BACKENDS, make_backend
+from ..backends.tailscale import DEFAULT_SOCKET
+from ..errors import InputError
+from ..health import HealthThresholds
+from ..monitor import MonitorConfig, MonitorUpdate, OverlayMonitor
+from .convert import diagnostics_msg, event_msg, status_msg
+
+LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                     reliability=ReliabilityPolicy.RELIABLE)
+PUBLISH_PERIOD_S = 0.05
+
+
+def _float_range(low: float, high: float) -> list[FloatingPointRange]:
+    return [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
+
+
+def _split(names: str) -> frozenset[str]:
+    return frozenset(n.strip() for n in names.split(",") if n.strip())
+
+
+class MonitorNode(Node):
+    def __init__(self) -> None:
+        super().__init__("overlay_monitor")
+        declare = self.declare_parameter
+        declare("backend", "tailscale", ParameterDescriptor(
+            description=f"what to read: {' or '.join(BACKENDS)}", read_only=True))
+        declare("socket_path", DEFAULT_SOCKET, ParameterDescriptor(
+            description="tailscaled's LocalAPI unix socket", read_only=True))
+        declare("interface", "", ParameterDescriptor(
+            description="WireGuard interface (backend wireguard), e.g. wg0", read_only=True))
+        declare("poll_period_s", 0.5, ParameterDescriptor(
+            description="seconds between backend reads", read_only=True,
+            floating_point_range=_float_range(0.1, 60.0)))
+        declare("request_timeout_s", 2.0, ParameterDescriptor(
+            description="timeout of one backend read", read_only=True,
+            floating_point_range=_float_range(0.1, 30.0)))
+        declare("ping_period_s", 10.0, ParameterDescriptor(
+            description="seconds between RTT probes of one peer; 0 switches probes off",
+            read_only=True, floating_point_range=_float_range(0.0, 3600.0)))
+        declare("max_pings_in_flight", 4, ParameterDescriptor(
+            description="RTT probes running at once", read_only=True,
+            integer_range=[IntegerRange(from_value=1, to_value=64, step=1)]))
+        declare("rtt_warn_ms", 150.0, ParameterDescriptor(
+            description="RTT above this is WARN", floating_point_range=_float_range(1.0, 10000.0)))
+        declare("rtt_error_ms", 500.0, ParameterDescriptor(
+            description="RTT above this is ERROR", floating_point_range=_float_range(1.0, 10000.0)))
+        declare("watch_peers", "", ParameterDescriptor(
+            description="comma-separated peers (names, IPs or keys) to report; empty = all",
+            read_only=True))
+        declare("ignore_peers", "", ParameterDescriptor(
+            description="comma-separated peers never to report", read_only=True))
+
+        value = self._value
+        self._monitor = OverlayMonitor(
+            make_backend(value("backend"), value("socket_path"), value("interface"),
+                         value("request_timeout_s")),
+            MonitorConfig(poll_period_s=value("poll_period_s"),
+                          ping_period_s=value("ping_period_s"),
+                          max_pings_in_flight=value("max_pings_in_flight"),
+                          thresholds=HealthThresholds(value("rtt_warn_ms"), value("rtt_error_ms")),
+                          watch=_split(value("watch_peers")),
+                          ignore=_split(value("ignore_peers"))))
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._status_pub = self.create_publisher(OverlayStatus, "~/status", LATCHED)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._event_pub = self.create_publisher(LinkEvent, "~/events", 10)
+        self._lock = threading.Lock()
+        self._pending: list[MonitorUpdate] = []
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._poll_loop, name="overlay-poll", daemon=True)
+        self._worker.start()
+        self.create_timer(PUBLISH_PERIOD_S, self._publish_pending)
+        self.get_logger().info(f"watching the {value('backend')} overlay every "
+                               f"{value('poll_period_s'):g} s")
+
+    def _value(self, name: str):  # type: ignore[no-untyped-def]
+        return self.get_parameter(name).value
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        proposed = {p.name: p.value for p in params}
+        warn = proposed.get("rtt_warn_ms", self._value("rtt_warn_ms"))
+        error = proposed.get("rtt_error_ms", self._value("rtt_error_ms"))
+        try:
+            thresholds = HealthThresholds(float(warn), float(error))
+        except InputError as err:
+            return SetParametersResult(successful=False, reason=str(err))
+        self._monitor.config = replace(self._monitor.config, thresholds=thresholds)
+        return SetParametersResult(successful=True)
+
+    def _poll_loop(self) -> None:
+        period = self._monitor.config.poll_period_s
+        while not self._stop.is_set():
+            update = self._monitor.poll()  # never raises: failures come back STALE
+            with self._lock:
+                self._pending = self._pending[-20:] + [update]
+            self._stop.wait(period)
+
+    def _publish_pending(self) -> None:
+        with self._lock:
+            updates, self._pending = self._pending, []
+        if not updates:
+            return
+        header = Header(stamp=self.get_clock().now().to_msg())
+        for update in updates:
+            for event in update.events:
+                # one call site per severity: rclpy refuses to change it between calls
+                if event.new_state in ("offline", "unreachable", "derp", "peer-relay"):
+                    self.get_logger().warning(event.message)
+                else:
+                    self.get_logger().info(event.message)
+                self._event_pub.publish(event_msg(event, header))
+        latest = updates[-1]
+        self._status_pub.publish(status_msg(latest.snapshot, header))
+        self._diag_pub.publish(diagnostics_msg(latest.checks, header, self.get_name()))
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        self._worker.join(timeout=5.0)
+        self._monitor.close()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = MonitorNode()
+        rclpy.spin(node)
+    except (InputError, ParameterException) as err:
+        # e.g. "backend 'x' is not one of …", or a value outside its declared range/type
+        rclpy.logging.get_logger("overlay_monitor").fatal(f"invalid parameter: {err}")
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

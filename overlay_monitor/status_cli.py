@@ -1,0 +1,103 @@
+"""``overlay-status``: the overlay's link health once, from the live backend or a saved dump."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .backends import BACKENDS, make_backend
+from .backends.tailscale import DEFAULT_SOCKET
+from .console import make_console
+from .errors import InputError, OverlayError
+from .export import snapshot_to_json
+from .models import LinkState, OverlaySnapshot
+from .monitor import OverlayBackend
+from .table import render_table
+from .tailscale_status import snapshot_from_status
+
+EXAMPLES = """examples:
+  overlay-status                                   # tailscaled on this machine
+  overlay-status --ping                            # with one disco ping per peer
+  overlay-status --backend wireguard --interface wg0
+  overlay-status --from-file status.json --json    # a saved 'tailscale status --json'
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="overlay-status", description=__doc__, epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=BACKENDS, default="tailscale",
+                        help="what to read (default tailscale)")
+    parser.add_argument("--socket", default=DEFAULT_SOCKET,
+                        help=f"tailscaled's LocalAPI socket (default {DEFAULT_SOCKET})")
+    parser.add_argument("--interface", default="", help="WireGuard interface (backend wireguard)")
+    parser.add_argument("--from-file", metavar="STATUS.json", type=Path,
+                        help="read the output of 'tailscale status --json' instead of the backend")
+    parser.add_argument("--ping", action="store_true",
+                        help="measure each reachable peer's RTT once (disco ping / ICMP echo)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def load_status_file(path: Path) -> OverlaySnapshot:
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror})") from err
+    try:
+        raw = json.loads(text)
+    except ValueError as err:
+        raise InputError(f"{path}: not JSON (line {err.lineno}: {err.msg}); expected the output "
+                         "of 'tailscale status --json'") from None  # type: ignore[attr-defined]
+    try:
+        return snapshot_from_status(raw)
+    except InputError as err:
+        raise InputError(f"{path}: {err}") from None
+
+
+def measure_rtts(backend: OverlayBackend, snapshot: OverlaySnapshot) -> None:
+    reachable = [p for p in snapshot.peers if p.state is not LinkState.OFFLINE and p.overlay_ips]
+    if not reachable:
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(reachable))) as pool:
+        for peer, rtt in zip(reachable, pool.map(backend.probe_rtt_ms, reachable), strict=True):
+            peer.rtt_ms = rtt if rtt is not None else math.nan
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.from_file is not None:
+        snapshot = load_status_file(args.from_file)
+    else:
+        backend = make_backend(args.backend, args.socket, args.interface)
+        try:
+            snapshot = backend.snapshot()
+            if args.ping:
+                measure_rtts(backend, snapshot)
+        finally:
+            backend.close()
+    if args.json:
+        print(json.dumps(snapshot_to_json(snapshot), indent=2))
+    else:
+        render_table(snapshot, datetime.now(timezone.utc), make_console())
+        if snapshot.health:
+            print("health: " + "; ".join(snapshot.health))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return run(args)
+    except OverlayError as err:
+        print(f"overlay-status: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

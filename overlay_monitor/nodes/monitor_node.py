@@ -12,8 +12,7 @@ from dataclasses import replace
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from overlay_msgs.msg import LinkEvent, OverlayStatus
-from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                SetParametersResult)
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node

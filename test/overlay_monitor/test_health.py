@@ -4,8 +4,16 @@ from datetime import datetime, timezone
 import pytest
 
 from overlay_monitor.errors import InputError
-from overlay_monitor.health import (ERROR, OK, STALE, WARN, HealthThresholds, client_check,
-                                    peer_check, stale_checks)
+from overlay_monitor.health import (
+    ERROR,
+    OK,
+    STALE,
+    WARN,
+    HealthThresholds,
+    client_check,
+    peer_check,
+    stale_checks,
+)
 from overlay_monitor.models import LinkState, OverlaySnapshot, Peer
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)

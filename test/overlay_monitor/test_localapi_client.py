@@ -2,12 +2,12 @@
 import math
 
 import pytest
-from standins.fake_tailscaled import FakeTailscaled
-from standins.tailscale_shapes import peer_status, ping_result, status
 
 from overlay_monitor.backends.tailscale import LocalAPIClient
 from overlay_monitor.errors import BackendProtocolError, BackendUnavailable
 from overlay_monitor.models import LinkState
+from standins.fake_tailscaled import FakeTailscaled
+from standins.tailscale_shapes import peer_status, ping_result, status
 
 
 @pytest.fixture

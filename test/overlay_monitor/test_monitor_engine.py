@@ -4,14 +4,14 @@ import threading
 import time
 
 import pytest
-from standins.fake_tailscaled import FakeTailscaled
-from standins.tailscale_shapes import peer_status, ping_result, status
 
 from overlay_monitor.backends.tailscale import LocalAPIClient
 from overlay_monitor.errors import InputError
 from overlay_monitor.health import OK, STALE, WARN
 from overlay_monitor.models import LinkState
 from overlay_monitor.monitor import MonitorConfig, OverlayMonitor, PingScheduler
+from standins.fake_tailscaled import FakeTailscaled
+from standins.tailscale_shapes import peer_status, ping_result, status
 
 
 @pytest.fixture

@@ -51,9 +51,8 @@ print(json.dumps({"backend": m.backend, "state": m.backend_state, "self": m.self
 
 def test_msgs_overlay_status_crosses_two_rclpy_processes():
     try:
-        import rclpy  # noqa: F401
-
         import overlay_msgs.msg  # noqa: F401
+        import rclpy  # noqa: F401
     except ImportError as err:
         skip_or_fail(f"overlay_msgs/rclpy not importable (source tools/env.sh): {err}")
     env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(100, 200)),

@@ -6,6 +6,7 @@ import sys
 import time
 
 import pytest
+
 from overlay_testing import skip_or_fail
 from standins.fake_tailscaled import FakeTailscaled
 from standins.tailscale_shapes import peer_status, ping_result, status

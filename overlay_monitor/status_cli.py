@@ -50,9 +50,9 @@ def load_status_file(path: Path) -> OverlaySnapshot:
         raise InputError(f"{path}: cannot read ({err.strerror})") from err
     try:
         raw = json.loads(text)
-    except ValueError as err:
+    except json.JSONDecodeError as err:
         raise InputError(f"{path}: not JSON (line {err.lineno}: {err.msg}); expected the output "
-                         "of 'tailscale status --json'") from None  # type: ignore[attr-defined]
+                         "of 'tailscale status --json'") from None
     try:
         return snapshot_from_status(raw)
     except InputError as err:

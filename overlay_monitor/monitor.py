@@ -117,7 +117,9 @@ class OverlayMonitor:
         self.config = config
         self._clock = clock
         self._wallclock = wallclock
-        self._tracker = LinkTracker(rtt_max_age_s=max(30.0, 3 * config.ping_period_s))
+        self._tracker = LinkTracker(
+            rtt_max_age_s=max(30.0, 3 * config.ping_period_s),
+            failed_probe_means_offline=getattr(backend, "probe_decides_reachability", False))
         self._scheduler = PingScheduler(config.ping_period_s, config.max_pings_in_flight)
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=config.max_pings_in_flight,
@@ -162,7 +164,10 @@ class OverlayMonitor:
         return MonitorUpdate(snapshot, events, stale_checks(reason, names))
 
     def _schedule_pings(self, peers: list[Peer], now_s: float) -> None:
-        candidates = {p.key: p for p in peers if p.state is not LinkState.OFFLINE and p.overlay_ips}
+        # an offline peer is probed only where the probe is what decides reachability
+        probe_all = getattr(self.backend, "probe_decides_reachability", False)
+        candidates = {p.key: p for p in peers if p.overlay_ips
+                      and (probe_all or p.state is not LinkState.OFFLINE)}
         with self._lock:
             due = self._scheduler.due(candidates, now_s)
             for key in due:

@@ -46,6 +46,8 @@ class LinkTracker:
     """
 
     rtt_max_age_s: float = 30.0
+    #: a fresh failed probe means unreachable (plain WireGuard: the probe is the only live signal)
+    failed_probe_means_offline: bool = False
     _samples: dict[str, _Sample] = field(default_factory=dict)
     _rtts: dict[str, _Rtt] = field(default_factory=dict)
     _backend_state: str | None = None
@@ -105,8 +107,10 @@ class LinkTracker:
         rtt = self._rtts.get(peer.key)
         if peer.state is LinkState.OFFLINE or rtt is None or now_s - rtt.at_s > self.rtt_max_age_s:
             peer.rtt_ms = math.nan
-        else:
-            peer.rtt_ms = rtt.value_ms
+            return
+        peer.rtt_ms = rtt.value_ms
+        if math.isnan(rtt.value_ms) and self.failed_probe_means_offline:
+            peer.state, peer.online, peer.endpoint = LinkState.OFFLINE, False, ""
 
 
 def handshake_age_s(peer: Peer, now: datetime) -> float:

@@ -35,7 +35,8 @@ def overlay_cli(name: str) -> list[str]:
     found = shutil.which(name)
     if found:
         return [found]
-    modules = {"overlay-lab": "overlay_bringup.lab.cli"}
+    modules = {"overlay-lab": "overlay_bringup.lab.cli",
+               "overlay-status": "overlay_monitor.status_cli"}
     return [sys.executable, "-m", modules[name]]
 
 

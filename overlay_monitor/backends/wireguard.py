@@ -57,6 +57,9 @@ class WireGuardBackend:
     """
 
     name = "wireguard"
+    #: WireGuard keeps showing a dead peer's last handshake for minutes; a failed probe is the
+    #: first sign, so the monitor reports the peer offline as soon as its probe fails
+    probe_decides_reachability = True
 
     def __init__(self, interface: str, names: dict[str, str] | None = None,
                  wg_binary: str = "wg", hosts_file: str = "/etc/hosts") -> None:

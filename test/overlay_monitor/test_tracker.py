@@ -78,3 +78,14 @@ def test_handshake_age():
     assert handshake_age_s(peer, now) == math.inf
     peer.last_handshake = datetime(2026, 11, 26, 10, 0, 0, tzinfo=timezone.utc)
     assert handshake_age_s(peer, now) == 30.0
+
+
+def test_tracker_failed_probe_means_offline_only_when_asked():
+    for decides, expected in ((False, LinkState.DIRECT), (True, LinkState.OFFLINE)):
+        tracker = LinkTracker(failed_probe_means_offline=decides)
+        tracker.update(_snap(_peer("a")), 1.0)
+        tracker.record_rtt("nodekey:a", math.nan, at_s=1.5)
+        peer = _peer("a")
+        events = tracker.update(_snap(peer), 2.0)
+        assert peer.state is expected
+        assert [e.new_state for e in events] == ([] if not decides else ["offline"])

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from .errors import InputError
-from .models import LinkState, OverlaySnapshot, Peer
-from .table import age_text
+from .models import LinkState, OverlaySnapshot, Peer, peer_fingerprint
 
 OK, WARN, ERROR, STALE = 0, 1, 2, 3
 LEVEL_NAMES = {OK: "OK", WARN: "WARN", ERROR: "ERROR", STALE: "STALE"}
@@ -49,7 +47,7 @@ def _fmt_ms(value: float) -> str:
     return "unknown" if math.isnan(value) else f"{value:.1f}"
 
 
-def peer_check(peer: Peer, thresholds: HealthThresholds, now: datetime) -> Check:
+def peer_check(peer: Peer, thresholds: HealthThresholds) -> Check:
     state = peer.state
     if peer.expired:
         level, message = ERROR, "node key expired: the peer must re-authenticate"
@@ -73,17 +71,14 @@ def peer_check(peer: Peer, thresholds: HealthThresholds, now: datetime) -> Check
         ("state", state.value),
         ("online", "yes" if peer.online else "no"),
         ("overlay address", ", ".join(peer.overlay_ips) or "none"),
-        ("DNS name", peer.dns_name or "none"),
         ("endpoint", peer.endpoint or "none"),
         ("DERP region", peer.derp_region or "none"),
         ("RTT ms", _fmt_ms(peer.rtt_ms)),
-        ("rx bytes", str(peer.rx_bytes)),
-        ("tx bytes", str(peer.tx_bytes)),
         ("rx bytes/s", _fmt_ms(peer.rx_bytes_per_s)),
         ("tx bytes/s", _fmt_ms(peer.tx_bytes_per_s)),
-        ("last handshake", age_text(peer.last_handshake, now)),
-        ("tags", ", ".join(peer.tags) or "none"),
-    )
+        ("last handshake", peer.last_handshake.isoformat(timespec="seconds")
+         if peer.last_handshake else "never"),
+    )  # byte counters, DNS name and tags are on the status topic
     return Check(task=f"peer {peer.hostname}", level=level, message=message,
                  hardware_id=peer.key, values=values)
 
@@ -119,9 +114,27 @@ def client_check(snapshot: OverlaySnapshot) -> Check:
                  hardware_id=self_peer.hostname if self_peer else "", values=tuple(values))
 
 
-def snapshot_checks(snapshot: OverlaySnapshot, thresholds: HealthThresholds,
-                    now: datetime) -> list[Check]:
-    return [client_check(snapshot)] + [peer_check(p, thresholds, now) for p in snapshot.peers]
+def snapshot_checks(snapshot: OverlaySnapshot, thresholds: HealthThresholds) -> list[Check]:
+    return [client_check(snapshot)] + [peer_check(p, thresholds) for p in snapshot.peers]
+
+
+class CheckCache:
+    """``snapshot_checks`` that reuses the check of every peer that did not change since the
+    previous call (most peers of a large overlay are idle between two polls)."""
+
+    def __init__(self) -> None:
+        self._previous: dict[tuple[object, ...], Check] = {}
+
+    def checks(self, snapshot: OverlaySnapshot, thresholds: HealthThresholds) -> list[Check]:
+        current: dict[tuple[object, ...], Check] = {}
+        result = [client_check(snapshot)]
+        for peer in snapshot.peers:
+            key = (thresholds, *peer_fingerprint(peer))
+            check = self._previous.get(key) or peer_check(peer, thresholds)
+            current[key] = check
+            result.append(check)
+        self._previous = current
+        return result
 
 
 def stale_checks(reason: str, known_peers: list[str]) -> list[Check]:

@@ -58,6 +58,18 @@ class Peer:
         return self.public_key or (self.overlay_ips[0] if self.overlay_ips else self.hostname)
 
 
+def _num(value: float) -> float | None:
+    return None if value != value else value  # NaN never equals itself: make keys comparable
+
+
+def peer_fingerprint(peer: Peer) -> tuple[object, ...]:
+    """Everything a view shows of a peer, as a hashable key (caches reuse unchanged results)."""
+    return (peer.hostname, peer.public_key, peer.dns_name, tuple(peer.overlay_ips), peer.os,
+            tuple(peer.tags), peer.online, peer.state, peer.derp_region, peer.endpoint,
+            _num(peer.rtt_ms), peer.rx_bytes, peer.tx_bytes, _num(peer.rx_bytes_per_s),
+            _num(peer.tx_bytes_per_s), peer.last_handshake, peer.last_seen, peer.expired)
+
+
 @dataclass
 class OverlaySnapshot:
     """Everything one poll of a backend found."""

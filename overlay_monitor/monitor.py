@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from .errors import InputError
-from .health import Check, HealthThresholds, snapshot_checks, stale_checks
+from .health import Check, CheckCache, HealthThresholds, stale_checks
 from .models import LinkState, OverlaySnapshot, Peer
 from .tracker import LinkEvent, LinkTracker
 
@@ -124,6 +124,7 @@ class OverlayMonitor:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=config.max_pings_in_flight,
                                         thread_name_prefix="overlay-ping")
+        self._checks = CheckCache()
         self._last_good: OverlaySnapshot | None = None
         self._reachable: bool | None = None
 
@@ -146,8 +147,8 @@ class OverlayMonitor:
         self._reachable = True
         self._last_good = snapshot
         self._schedule_pings(snapshot.peers, now_s)
-        now = snapshot.taken_at or self._wallclock()
-        return MonitorUpdate(snapshot, events, snapshot_checks(snapshot, self.config.thresholds, now))
+        return MonitorUpdate(snapshot, events,
+                             self._checks.checks(snapshot, self.config.thresholds))
 
     def _stale(self, reason: str) -> MonitorUpdate:
         last = self._last_good

@@ -14,128 +14,153 @@ the link is relayed.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
+
+import msgspec
 
 from .errors import InputError
 from .models import LinkState, OverlaySnapshot, Peer
 
 #: ipn.State values, in tailscaled's order
-BACKEND_STATES = ("NoState", "InUseOtherUser", "NeedsLogin", "NeedsMachineAuth", "Stopped",
-                  "Starting", "Running")
+BackendStateName = Literal["NoState", "InUseOtherUser", "NeedsLogin", "NeedsMachineAuth",
+                          "Stopped", "Starting", "Running"]
+BACKEND_STATES: tuple[str, ...] = get_args(BackendStateName)
 _GO_ZERO_TIME_PREFIX = "0001-01-01"
 _FRACTION = re.compile(r"\.\d+")
 
 
 def parse_go_time(value: Any, where: str) -> datetime | None:
     """RFC 3339 time as Go marshals it; the zero time and null mean None."""
-    if value in (None, "") or (isinstance(value, str) and value.startswith(_GO_ZERO_TIME_PREFIX)):
+    if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise InputError(f"{where}: {value!r} is not an RFC 3339 time string")
-    # Go prints up to nanoseconds; Python's fromisoformat takes at most microseconds
-    text = _FRACTION.sub(lambda m: m.group(0)[:7], value.replace("Z", "+00:00"))
     try:
-        parsed = datetime.fromisoformat(text)
+        return _parse_time_text(value)
     except ValueError as err:
         raise InputError(f"{where}: {value!r} is not an RFC 3339 time") from err
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse_time_text(value: str) -> datetime | None:
+    """Cached: the same timestamps come back in every poll."""
+    if value.startswith(_GO_ZERO_TIME_PREFIX):
+        return None
+    # Go prints up to nanoseconds; Python's fromisoformat takes at most microseconds
+    text = _FRACTION.sub(lambda m: m.group(0)[:7], value.replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def _str(raw: dict[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InputError(f"{where}.{key}: {value!r} is not a string")
-    return value
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 
 
-def _int(raw: dict[str, Any], key: str, where: str) -> int:
-    value = raw.get(key, 0)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InputError(f"{where}.{key}: {value!r} is not a non-negative integer")
-    return value
+class _PeerStatusJSON(msgspec.Struct, frozen=True):
+    """The PeerStatus fields the monitor reads (others are ignored); all optional."""
+
+    HostName: str = ""
+    PublicKey: str = ""
+    DNSName: str = ""
+    OS: str = ""
+    TailscaleIPs: list[str] | None = None
+    Tags: list[str] | None = None
+    CurAddr: str = ""
+    Relay: str = ""
+    PeerRelay: str = ""        # newer clients only
+    RxBytes: NonNegative = 0
+    TxBytes: NonNegative = 0
+    LastSeen: str | None = None
+    LastHandshake: str | None = None
+    Online: bool = False
+    Active: bool = False
+    Expired: bool = False
+    ShareeNode: bool = False
 
 
-def _str_list(raw: dict[str, Any], key: str, where: str) -> list[str]:
-    value = raw.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InputError(f"{where}.{key}: {value!r} is not a list of strings")
-    return list(value)
+class _StatusJSON(msgspec.Struct, frozen=True):
+    BackendState: BackendStateName
+    Version: str = ""
+    TailscaleIPs: list[str] | None = None
+    Self: _PeerStatusJSON | None = None
+    Health: list[str] | None = None
+    Peer: dict[str, _PeerStatusJSON] | None = None
 
 
-def classify_tailscale_peer(raw: dict[str, Any]) -> LinkState:
+_STATUS_DECODER = msgspec.json.Decoder(_StatusJSON)
+
+
+def classify_tailscale_peer(raw: dict[str, Any] | _PeerStatusJSON) -> LinkState:
     """The link state the tailscale CLI would print for this PeerStatus."""
-    if not raw.get("Active"):
-        return LinkState.IDLE if raw.get("Online") else LinkState.OFFLINE
-    if raw.get("CurAddr"):
+    fields = raw if isinstance(raw, _PeerStatusJSON) else msgspec.convert(raw, _PeerStatusJSON)
+    if not fields.Active:
+        return LinkState.IDLE if fields.Online else LinkState.OFFLINE
+    if fields.CurAddr:
         return LinkState.DIRECT
-    if raw.get("PeerRelay"):
+    if fields.PeerRelay:
         return LinkState.PEER_RELAY
     return LinkState.DERP
 
 
-def peer_from_json(raw: Any, where: str) -> Peer:
-    if not isinstance(raw, dict):
-        raise InputError(f"{where}: expected a PeerStatus object, got {type(raw).__name__}")
+def _peer(raw: _PeerStatusJSON, where: str) -> Peer:
     state = classify_tailscale_peer(raw)
-    relay = _str(raw, "Relay", where)
-    endpoint = _str(raw, "CurAddr", where) if state is LinkState.DIRECT else ""
-    if state is LinkState.PEER_RELAY:
-        endpoint = _str(raw, "PeerRelay", where)
-    return Peer(
-        hostname=_str(raw, "HostName", where),
-        public_key=_str(raw, "PublicKey", where),
-        dns_name=_str(raw, "DNSName", where),
-        overlay_ips=_str_list(raw, "TailscaleIPs", where),
-        os=_str(raw, "OS", where),
-        tags=_str_list(raw, "Tags", where),
-        online=bool(raw.get("Online")),
-        state=state,
-        derp_region=relay,
-        endpoint=endpoint,
-        rx_bytes=_int(raw, "RxBytes", where),
-        tx_bytes=_int(raw, "TxBytes", where),
-        last_handshake=parse_go_time(raw.get("LastHandshake"), f"{where}.LastHandshake"),
-        last_seen=parse_go_time(raw.get("LastSeen"), f"{where}.LastSeen"),
-        expired=bool(raw.get("Expired")),
-    )
+    endpoint = ""
+    if state is LinkState.DIRECT:
+        endpoint = raw.CurAddr
+    elif state is LinkState.PEER_RELAY:
+        endpoint = raw.PeerRelay
+    return Peer(hostname=raw.HostName, public_key=raw.PublicKey, dns_name=raw.DNSName,
+                overlay_ips=list(raw.TailscaleIPs or ()), os=raw.OS, tags=list(raw.Tags or ()),
+                online=raw.Online, state=state, derp_region=raw.Relay, endpoint=endpoint,
+                rx_bytes=raw.RxBytes, tx_bytes=raw.TxBytes,
+                last_handshake=parse_go_time(raw.LastHandshake, f"{where}.LastHandshake"),
+                last_seen=parse_go_time(raw.LastSeen, f"{where}.LastSeen"),
+                expired=raw.Expired)
+
+
+def _validation_error(err: msgspec.MsgspecError) -> InputError:
+    text = str(err)
+    if "Object missing required field `BackendState`" in text and " - at " not in text:
+        return InputError("not a Tailscale status: expected a JSON object with BackendState "
+                          "(the output of 'tailscale status --json')")
+    if text.startswith("Expected `object`, got") and " - at " not in text:
+        return InputError(f"not a Tailscale status: {text}; expected the output of "
+                          "'tailscale status --json'")
+    if text.endswith("`$.BackendState`"):
+        text += f" (expected one of {', '.join(BACKEND_STATES)})"
+    return InputError(f"not a valid Tailscale status: {text}")
 
 
 def snapshot_from_status(raw: Any, taken_at: datetime | None = None) -> OverlaySnapshot:
-    """Parse an ipnstate.Status object (LocalAPI status, or ``tailscale status --json``)."""
-    if not isinstance(raw, dict) or "BackendState" not in raw:
-        raise InputError("not a Tailscale status: expected a JSON object with BackendState "
-                         "(the output of 'tailscale status --json')")
-    state = raw["BackendState"]
-    if state not in BACKEND_STATES:
-        raise InputError(f"BackendState: {state!r} is not one of {', '.join(BACKEND_STATES)}")
-    peers_raw = raw.get("Peer")
-    peers_raw = {} if peers_raw is None else peers_raw
-    if not isinstance(peers_raw, dict):
-        raise InputError(f"Peer: expected an object keyed by node key, got {type(peers_raw).__name__}")
-    self_raw = raw.get("Self")
-    self_peer = peer_from_json(self_raw, "Self") if self_raw is not None else None
+    """Parse an ipnstate.Status: a decoded JSON object, or the JSON text/bytes itself
+    (the LocalAPI status, or ``tailscale status --json``). Every bad field is named by its
+    JSON path."""
+    try:
+        if isinstance(raw, (bytes, str)):
+            status = _STATUS_DECODER.decode(raw)
+        else:
+            status = msgspec.convert(raw, _StatusJSON)
+    except msgspec.DecodeError as err:
+        if isinstance(err, msgspec.ValidationError):
+            raise _validation_error(err) from None
+        raise InputError(f"not JSON: {err}") from None
+    state = status.BackendState
+    self_peer = _peer(status.Self, "Self") if status.Self is not None else None
     if self_peer is not None:
         # the local node is not "active" towards itself; report it by the backend state
         self_peer.state = LinkState.DIRECT if state == "Running" else LinkState.OFFLINE
         self_peer.online = state == "Running"
         if not self_peer.overlay_ips:
-            self_peer.overlay_ips = _str_list(raw, "TailscaleIPs", "Status")
-    peers = [peer_from_json(value, f"Peer[{key!r}]") for key, value in peers_raw.items()
-             if not (isinstance(value, dict) and value.get("ShareeNode"))]
-    health = _str_list(raw, "Health", "Status")
+            self_peer.overlay_ips = list(status.TailscaleIPs or ())
+    peers = [_peer(value, f"Peer[{key!r}]") for key, value in (status.Peer or {}).items()
+             if not value.ShareeNode]
     return OverlaySnapshot(backend="tailscale", backend_state=state, reachable=True,
-                           self_peer=self_peer, peers=peers, health=health, taken_at=taken_at,
-                           version=_str(raw, "Version", "Status"))
+                           self_peer=self_peer, peers=peers, health=list(status.Health or ()),
+                           taken_at=taken_at, version=status.Version)
 
 
 @dataclass(frozen=True)
@@ -160,16 +185,22 @@ class PingOutcome:
         return LinkState.DERP
 
 
+class _PingResultJSON(msgspec.Struct, frozen=True):
+    IP: str = ""
+    Err: str = ""
+    LatencySeconds: float | None = None
+    Endpoint: str = ""
+    PeerRelay: str = ""
+    DERPRegionCode: str = ""
+
+
 def ping_from_json(raw: Any, ip: str) -> PingOutcome:
-    if not isinstance(raw, dict):
-        raise InputError(f"ping {ip}: expected a PingResult object, got {type(raw).__name__}")
-    where = f"ping {ip}"
-    error = _str(raw, "Err", where)
-    latency = raw.get("LatencySeconds")
-    if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float))):
-        raise InputError(f"{where}.LatencySeconds: {latency!r} is not a number")
-    latency_ms = float(latency) * 1000.0 if latency and not error else math.nan
-    return PingOutcome(ip=_str(raw, "IP", where) or ip, latency_ms=latency_ms,
-                       endpoint=_str(raw, "Endpoint", where),
-                       peer_relay=_str(raw, "PeerRelay", where),
-                       derp_region=_str(raw, "DERPRegionCode", where), error=error)
+    try:
+        result = msgspec.convert(raw, _PingResultJSON)
+    except msgspec.ValidationError as err:
+        raise InputError(f"ping {ip}: not a PingResult: {err}") from None
+    failed = bool(result.Err) or not result.LatencySeconds
+    return PingOutcome(ip=result.IP or ip,
+                       latency_ms=math.nan if failed else float(result.LatencySeconds or 0) * 1000,
+                       endpoint=result.Endpoint, peer_relay=result.PeerRelay,
+                       derp_region=result.DERPRegionCode, error=result.Err)

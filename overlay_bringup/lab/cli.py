@@ -80,6 +80,18 @@ def print_peer_tables(state: LabState, console: Console) -> None:
                      title=f"{robot.name} ({robot.overlay_ip}, {robot.interface}): WireGuard peers")
 
 
+def show_monitor_tables(state: LabState, console: Console) -> bool:
+    """Run the monitor's one-shot view inside every robot, as a user on that robot would."""
+    ok = True
+    for robot in state.robots:
+        console.print(f"--- {robot.name} ({robot.overlay_ip}) ---", highlight=False)
+        sys.stdout.flush()
+        argv = [sys.executable, "-m", "overlay_monitor.status_cli", "--backend", "wireguard",
+                "--interface", robot.interface, "--ping"]
+        ok = subprocess.call(robot_exec_argv(state, robot.name, argv), timeout=60) == 0 and ok
+    return ok
+
+
 def _print_matrix(state: LabState, console: Console) -> bool:
     results = ping_matrix(state)
     table = Table(title="overlay reachability (ping over WireGuard)", title_justify="left")
@@ -106,8 +118,9 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     try:
         console.print("[2/3] every robot pings every other robot's overlay address")
         ok = _print_matrix(result.state, console)
-        console.print("[3/3] live per-peer state from 'wg show <interface> dump'")
-        print_peer_tables(result.state, console)
+        console.print("[3/3] the link monitor inside each robot (overlay-status --backend "
+                      "wireguard --ping): state, endpoint, RTT, bytes, handshake age")
+        ok = show_monitor_tables(result.state, console) and ok
     finally:
         if not args.keep:
             lab_down(plan.prefix)

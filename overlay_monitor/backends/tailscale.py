@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import BackendProtocolError, BackendUnavailable
+from ..errors import BackendProtocolError, BackendUnavailable, InputError
 from ..models import OverlaySnapshot, Peer
 from ..tailscale_status import PingOutcome, ping_from_json, snapshot_from_status
 
@@ -46,7 +46,7 @@ class LocalAPIClient:
         self.close()
 
     def _request(self, method: str, path: str, params: dict[str, str] | None = None,
-                 timeout_s: float | None = None) -> Any:
+                 timeout_s: float | None = None) -> bytes:
         where = f"tailscaled ({self.socket_path})"
         if not os.path.exists(self.socket_path):
             raise BackendUnavailable(f"{where}: socket does not exist; is tailscaled running? "
@@ -63,27 +63,35 @@ class LocalAPIClient:
         if response.status_code != 200:
             raise BackendUnavailable(f"{where}: {method} {path} answered HTTP "
                                      f"{response.status_code}: {_error_text(body)}")
+        return body
+
+    def status_json(self) -> Any:
+        body = self._request("GET", "/localapi/v0/status")
         try:
             return json.loads(body)
         except ValueError as err:
-            raise BackendProtocolError(f"{where}: {method} {path} answered with invalid JSON "
-                                       f"({err.__class__.__name__}: {err})") from err
-
-    def status_json(self) -> Any:
-        return self._request("GET", "/localapi/v0/status")
+            raise BackendProtocolError(f"tailscaled ({self.socket_path}): status is not JSON "
+                                       f"({err})") from err
 
     def snapshot(self) -> OverlaySnapshot:
-        raw = self.status_json()
+        body = self._request("GET", "/localapi/v0/status")
         try:
-            return snapshot_from_status(raw, datetime.now(timezone.utc))
-        except Exception as err:  # InputError, and anything a hostile shape provokes
-            raise BackendProtocolError(f"tailscaled ({self.socket_path}): status is not an "
-                                       f"ipnstate.Status: {err}") from err
+            return snapshot_from_status(body, datetime.now(timezone.utc))
+        except InputError as err:  # garbage, partial JSON, a shape that is not ipnstate.Status
+            raise BackendProtocolError(f"tailscaled ({self.socket_path}): {err}") from err
 
     def ping(self, ip: str, ping_type: str = "disco", timeout_s: float = 5.0) -> PingOutcome:
-        raw = self._request("POST", "/localapi/v0/ping", params={"ip": ip, "type": ping_type},
-                            timeout_s=timeout_s)
-        return ping_from_json(raw, ip)
+        body = self._request("POST", "/localapi/v0/ping", params={"ip": ip, "type": ping_type},
+                             timeout_s=timeout_s)
+        try:
+            raw = json.loads(body)
+        except ValueError as err:
+            raise BackendProtocolError(f"tailscaled ({self.socket_path}): ping answer is not "
+                                       f"JSON ({err})") from err
+        try:
+            return ping_from_json(raw, ip)
+        except InputError as err:
+            raise BackendProtocolError(f"tailscaled ({self.socket_path}): {err}") from err
 
     def probe_rtt_ms(self, peer: Peer, timeout_s: float = 5.0) -> float:
         """RTT by disco ping (NaN when it fails); used by the monitor's pinger."""

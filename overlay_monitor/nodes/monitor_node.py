@@ -25,7 +25,7 @@ from ..backends.tailscale import DEFAULT_SOCKET
 from ..errors import InputError
 from ..health import HealthThresholds
 from ..monitor import MonitorConfig, MonitorUpdate, OverlayMonitor
-from .convert import diagnostics_msg, event_msg, status_msg
+from .convert import MessageCache, event_msg
 
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      reliability=ReliabilityPolicy.RELIABLE)
@@ -86,6 +86,7 @@ class MonitorNode(Node):
         self._status_pub = self.create_publisher(OverlayStatus, "~/status", LATCHED)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._event_pub = self.create_publisher(LinkEvent, "~/events", 10)
+        self._messages = MessageCache(self.get_name())
         self._lock = threading.Lock()
         self._pending: list[MonitorUpdate] = []
         self._stop = threading.Event()
@@ -132,8 +133,8 @@ class MonitorNode(Node):
                     self.get_logger().info(event.message)
                 self._event_pub.publish(event_msg(event, header))
         latest = updates[-1]
-        self._status_pub.publish(status_msg(latest.snapshot, header))
-        self._diag_pub.publish(diagnostics_msg(latest.checks, header, self.get_name()))
+        self._status_pub.publish(self._messages.status(latest.snapshot, header))
+        self._diag_pub.publish(self._messages.diagnostics(latest.checks, header))
 
     def destroy_node(self) -> None:
         self._stop.set()

@@ -1,5 +1,4 @@
 import math
-from datetime import datetime, timezone
 
 import pytest
 
@@ -16,7 +15,6 @@ from overlay_monitor.health import (
 )
 from overlay_monitor.models import LinkState, OverlaySnapshot, Peer
 
-NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
 LIMITS = HealthThresholds(rtt_warn_ms=100, rtt_error_ms=400)
 
 
@@ -36,7 +34,7 @@ def _peer(state, rtt=math.nan, **kw):
     (_peer(LinkState.DIRECT, 5.0, expired=True), ERROR, "node key expired"),
 ])
 def test_peer_levels(peer, level, message):
-    check = peer_check(peer, LIMITS, NOW)
+    check = peer_check(peer, LIMITS)
     assert check.level == level and check.message.startswith(message)
     assert check.task == "peer robot2" and check.hardware_id == "nodekey:2"
     values = dict(check.values)

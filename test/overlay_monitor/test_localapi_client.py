@@ -56,8 +56,8 @@ def test_localapi_refused_connection_is_unavailable(tmp_path):
 
 
 @pytest.mark.parametrize("mode, error, message", [
-    ("garbage", BackendProtocolError, "invalid JSON"),
-    ("partial", BackendProtocolError, "invalid JSON"),
+    ("garbage", BackendProtocolError, "not JSON: JSON is malformed"),
+    ("partial", BackendProtocolError, "not JSON: Input data was truncated"),
     ("error", BackendUnavailable, "HTTP 500: backend error"),
 ])
 def test_localapi_bad_answers_are_named(daemon, mode, error, message):
@@ -74,5 +74,5 @@ def test_localapi_slow_answer_times_out(daemon):
 
 def test_localapi_wrong_shape_is_a_protocol_error(daemon):
     daemon.set(status={"hello": "world"})
-    with pytest.raises(BackendProtocolError, match="not an ipnstate.Status"):
+    with pytest.raises(BackendProtocolError, match="not a Tailscale status: expected a JSON object with BackendState"):
         LocalAPIClient(daemon.socket_path).snapshot()

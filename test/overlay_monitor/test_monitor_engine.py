@@ -111,8 +111,9 @@ def test_monitor_pings_at_most_max_in_flight_and_one_per_peer(daemon):
     try:
         for _ in range(5):
             monitor.poll()
-        time.sleep(0.4)
-        monitor.poll()
+        assert _wait_for(lambda: monitor.pings_in_flight == 0)
+        monitor.poll()  # the first three are done: the next three start
+        assert _wait_for(lambda: monitor.pings_in_flight == 0)
     finally:
         stop.set()
         sampler.join()

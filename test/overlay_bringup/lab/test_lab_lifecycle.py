@@ -105,6 +105,8 @@ def test_lab_demo_is_the_main_job(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "6/6 robot pairs reach each other over the overlay: OK" in result.stdout
-    assert "WireGuard peers" in result.stdout and "direct" in result.stdout
+    # the monitor's table from inside each robot: peers named, direct, with an RTT
+    assert result.stdout.count("wireguard Running") == 3
+    assert result.stdout.count("198.18.") >= 6 and " ms " in result.stdout
     assert "lab 'ovd' removed" in result.stdout
     assert lab_namespaces("ovd") == []

@@ -29,6 +29,7 @@ setup(
         "console_scripts": [
             "overlay-lab = overlay_bringup.lab.cli:main",
             "overlay-status = overlay_monitor.status_cli:main",
+            "overlay-server = overlay_bringup.server.cli:main",
             "overlay_monitor = overlay_monitor.nodes.monitor_node:main",
         ],
     },

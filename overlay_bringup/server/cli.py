@@ -1,0 +1,137 @@
+"""``overlay-server``: check a fleet inventory, generate a Headscale deployment, apply it."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from overlay_monitor.errors import OverlayError
+from overlay_monitor.files import write_atomic
+
+from .apply import apply_inventory
+from .deployment import bundle_readme, systemd_unit
+from .headscale_api import HeadscaleClient, read_api_key
+from .headscale_config import HEADSCALE_VERSION, render_config, render_derp_map
+from .inventory import Inventory, InventoryError, load_inventory
+from .policy import build_policy, failing_tests, render_policy
+from .tls import ensure_ca, ensure_server_cert
+
+EXAMPLES = """examples:
+  overlay-server check --inventory config/fleet.example.yaml
+  overlay-server generate --inventory fleet.yaml --out server/
+  overlay-server apply --inventory fleet.yaml --url https://headscale.lab.example.edu \\
+      --api-key-file ~/.config/headscale.key --ca-file server/tls/ca.crt --out server/
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="overlay-server", description=__doc__, epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="validate the inventory; print every problem")
+    check.add_argument("--inventory", required=True, type=Path)
+    gen = sub.add_parser("generate", help=f"write Headscale {HEADSCALE_VERSION} config, DERP map, "
+                                          "certificates, policy, systemd unit and bundles")
+    gen.add_argument("--inventory", required=True, type=Path)
+    gen.add_argument("--out", required=True, type=Path, help="output folder")
+    gen.add_argument("--rotate-certs", action="store_true",
+                     help="make a new CA and server certificate even if the old ones still fit")
+    app = sub.add_parser("apply", help="make a running Headscale match the inventory")
+    app.add_argument("--inventory", required=True, type=Path)
+    app.add_argument("--url", required=True, help="Headscale server URL (https://…)")
+    app.add_argument("--api-key-file", required=True, type=Path,
+                     help="file holding a Headscale API key (0600)")
+    app.add_argument("--ca-file", help="CA certificate to trust (e.g. OUT/tls/ca.crt)")
+    app.add_argument("--out", required=True, type=Path,
+                     help="the folder 'generate' wrote (keys go into OUT/bundles/<team>/)")
+    return parser
+
+
+def _check(inv: Inventory) -> list[str]:
+    problems = [f"policy test fails: {f}" for f in failing_tests(build_policy(inv))]
+    render_config(inv)  # raises when the generated config breaks Headscale's constraints
+    return problems
+
+
+def _write(path: Path, content: str | bytes) -> str:
+    """Write when the content differs; say which."""
+    data = content.encode() if isinstance(content, str) else content
+    if path.exists() and path.read_bytes() == data:
+        return f"kept {path} (unchanged)"
+    write_atomic(path, data)
+    return f"wrote {path}"
+
+
+def _generate(inv: Inventory, out: Path, rotate: bool) -> None:
+    policy = build_policy(inv)
+    failures = failing_tests(policy)
+    if failures:
+        raise OverlayError("the generated policy fails its own tests: " + "; ".join(failures))
+    lines = [_write(out / "config.yaml", render_config(inv)),
+             _write(out / "policy.hujson", render_policy(policy)),
+             _write(out / "headscale.service", systemd_unit(inv))]
+    if inv.extra_regions:
+        lines.append(_write(out / "derp.yaml", render_derp_map(inv)))
+    ca = ensure_ca(out / "tls", inv.fqdn, rotate)
+    cert = ensure_server_cert(out / "tls", ca, inv.fqdn, inv.addresses, rotate)
+    for team in inv.teams:
+        bundle = out / "bundles" / team.name
+        lines.append(_write(bundle / "ca.crt", ca.path.read_bytes()))
+        lines.append(_write(bundle / "README.md", bundle_readme(inv, team)))
+    for line in lines:
+        print(line)
+    for what, result in (("CA certificate", ca), ("server certificate", cert)):
+        verb = "kept" if result.reused else "made"
+        print(f"{verb} {what} {result.path} (key {result.key_path}, 0600)\n"
+              f"    SHA-256 {result.fingerprint}")
+    print(f"open on the server: {inv.https_port}/tcp (HTTPS: control plane and DERP), "
+          f"{inv.stun_port}/udp (STUN)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        inv = load_inventory(args.inventory)
+    except InventoryError as err:
+        print(f"overlay-server: {args.inventory}: {len(err.errors)} problem(s):", file=sys.stderr)
+        for problem in err.errors:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    if args.command == "check":
+        problems = _check(inv)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        if problems:
+            return 1
+        print(f"{args.inventory}: OK ({len(inv.teams)} teams, "
+              f"{sum(len(t.robots) for t in inv.teams)} robots, {len(inv.people)} people)")
+        return 0
+    if args.command == "generate":
+        _generate(inv, args.out, args.rotate_certs)
+        return 0
+    policy_text = render_policy(build_policy(inv))
+    with HeadscaleClient(args.url, read_api_key(args.api_key_file), args.ca_file) as client:
+        report = apply_inventory(inv, client, policy_text, args.out / "bundles")
+    for line in report.changes:
+        print(f"changed: {line}")
+    for line in report.kept:
+        print(f"kept: {line}")
+    for line in report.todo:
+        print(f"to do: {line}")
+    if not report.changed:
+        print("nothing to change: the server matches the inventory")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return run(args)
+    except OverlayError as err:
+        print(f"overlay-server: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,6 +13,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+#: a made-up Headscale API key; tests assert it never reaches output, logs or exceptions
+TEST_API_KEY = "hskey-api-TESTONLY0123456789abcdef"
 
 
 def skip_or_fail(reason: str) -> None:
@@ -36,7 +38,8 @@ def overlay_cli(name: str) -> list[str]:
     if found:
         return [found]
     modules = {"overlay-lab": "overlay_bringup.lab.cli",
-               "overlay-status": "overlay_monitor.status_cli"}
+               "overlay-status": "overlay_monitor.status_cli",
+               "overlay-server": "overlay_bringup.server.cli"}
     return [sys.executable, "-m", modules[name]]
 
 

@@ -233,7 +233,7 @@ def _semantic_errors(raw: dict[str, Any]) -> list[str]:
     for i, team in enumerate(raw.get("teams") or []):
         if not isinstance(team, dict):
             continue
-        name = team.get("name")
+        name = str(team.get("name"))
         if name in team_names:
             errors.append(f"teams[{i}].name: team {name!r} is defined twice")
         team_names.append(name)

@@ -1,0 +1,110 @@
+import os
+import stat
+import subprocess
+
+import yaml
+
+from overlay_testing import REPO, TEST_API_KEY, overlay_cli
+
+EXAMPLE = REPO / "config" / "fleet.example.yaml"
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([*overlay_cli("overlay-server"), *args], capture_output=True,
+                          text=True, timeout=60, cwd=cwd)
+
+
+def test_server_check_accepts_the_example():
+    result = _run("check", "--inventory", str(EXAMPLE))
+    assert result.returncode == 0, result.stderr
+    assert "OK (2 teams, 5 robots, 2 people)" in result.stdout
+
+
+def test_server_check_prints_every_error_and_exits_1(tmp_path):
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    raw["teams"][1]["robots"].append("robot_4!")
+    raw["people"][0]["teams"].append("team-z")
+    bad = tmp_path / "fleet.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    result = _run("check", "--inventory", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}: 2 problem(s):" in result.stderr
+    assert 'teams[1].robots[2]: "robot_4!" is not a valid hostname' in result.stderr
+    assert "people[0].teams[1]: no team 'team-z'" in result.stderr
+
+
+def test_server_generate_writes_everything_and_keeps_it_the_second_time(tmp_path):
+    out = tmp_path / "server"
+    first = _run("generate", "--inventory", str(EXAMPLE), "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    for name in ("config.yaml", "policy.hujson", "derp.yaml", "headscale.service",
+                 "tls/ca.crt", "tls/ca.key", "tls/server.crt", "tls/server.key",
+                 "bundles/team-a/ca.crt", "bundles/team-a/README.md", "bundles/team-b/README.md"):
+        assert (out / name).exists(), name
+    for key in ("tls/ca.key", "tls/server.key"):
+        assert stat.S_IMODE(os.stat(out / key).st_mode) == 0o600
+    assert "made CA certificate" in first.stdout and "SHA-256 " in first.stdout
+    assert "443/tcp" in first.stdout and "3478/udp" in first.stdout
+    readme = (out / "bundles/team-a/README.md").read_text()
+    assert "robot_name:=robot2" in readme and "--advertise-tags tag:team-a" in readme
+    second = _run("generate", "--inventory", str(EXAMPLE), "--out", str(out))
+    assert "kept CA certificate" in second.stdout and "kept server certificate" in second.stdout
+    assert f"kept {out / 'config.yaml'} (unchanged)" in second.stdout
+    assert "wrote" not in second.stdout
+
+
+def test_server_apply_converges_and_a_second_run_changes_nothing(tmp_path, headscale, headscale_tls):
+    out = tmp_path / "server"
+    key_file = tmp_path / "api.key"
+    key_file.write_text(TEST_API_KEY)
+    key_file.chmod(0o600)
+    inv = yaml.safe_load(EXAMPLE.read_text())
+    inv["server"]["policy_mode"] = "database"
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(yaml.safe_dump(inv))
+    args = ("apply", "--inventory", str(fleet), "--url", headscale.url, "--api-key-file",
+            str(key_file), "--ca-file", str(headscale_tls[0].path), "--out", str(out))
+    first = _run(*args)
+    assert first.returncode == 0, first.stderr
+    assert "changed: created user fleet (id 1)" in first.stdout
+    assert "changed: created user alice" in first.stdout and "changed: uploaded the policy" in first.stdout
+    assert first.stdout.count("changed: issued key") == 2
+    for team in ("team-a", "team-b"):
+        auth = out / "bundles" / team / "auth.key"
+        assert stat.S_IMODE(os.stat(auth).st_mode) == 0o600
+        secret = auth.read_text().strip()
+        assert secret.startswith("hskey-auth-")
+        assert secret not in first.stdout + first.stderr
+    assert TEST_API_KEY not in first.stdout + first.stderr
+    assert [k["aclTags"] for k in headscale.keys] == [["tag:team-a"], ["tag:team-b"]]
+    second = _run(*args)
+    assert second.returncode == 0, second.stderr
+    assert "changed:" not in second.stdout
+    assert "nothing to change: the server matches the inventory" in second.stdout
+    assert len(headscale.keys) == 2 and len(headscale.users) == 3
+
+
+def test_server_apply_in_file_mode_says_what_to_do(tmp_path, headscale, headscale_tls):
+    headscale.policy_mode = "file"
+    key_file = tmp_path / "api.key"
+    key_file.write_text(TEST_API_KEY)
+    key_file.chmod(0o600)
+    result = _run("apply", "--inventory", str(EXAMPLE), "--url", headscale.url,
+                  "--api-key-file", str(key_file), "--ca-file", str(headscale_tls[0].path),
+                  "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "to do: the server's policy differs" in result.stdout
+    assert not any(m == "PUT" for m, _, _ in headscale.requests)
+
+
+def test_server_apply_with_a_wrong_key_is_one_clear_line(tmp_path, headscale, headscale_tls):
+    key_file = tmp_path / "api.key"
+    key_file.write_text("hskey-api-NOTTHEKEY")
+    key_file.chmod(0o600)
+    result = _run("apply", "--inventory", str(EXAMPLE), "--url", headscale.url,
+                  "--api-key-file", str(key_file), "--ca-file", str(headscale_tls[0].path),
+                  "--out", str(tmp_path / "out"))
+    assert result.returncode == 7
+    assert result.stderr.strip().splitlines() == [
+        f"overlay-server: error: {headscale.url}: Headscale rejected the API key (HTTP 401); "
+        "create one on the server with 'headscale apikeys create'"]

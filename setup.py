@@ -30,6 +30,8 @@ setup(
             "overlay-lab = overlay_bringup.lab.cli:main",
             "overlay-status = overlay_monitor.status_cli:main",
             "overlay-server = overlay_bringup.server.cli:main",
+            "overlay-discovery = overlay_bringup.discovery.cli:main",
+            "overlay-chatter = overlay_bringup.nodes.chatter:main",
             "overlay_monitor = overlay_monitor.nodes.monitor_node:main",
         ],
     },

@@ -1,0 +1,1 @@
+"""Thin rclpy programs of overlay_bringup."""

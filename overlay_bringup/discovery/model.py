@@ -80,17 +80,17 @@ def validate(request: DiscoveryRequest) -> DiscoveryRequest:
         raise InputError(f"mode {request.mode} needs {what} (--server)")
     if request.mode == "fastdds-server":
         host, sep, port = request.server.rpartition(":")
-        _address(host, "Discovery Server")
         if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
             raise InputError(f"Discovery Server {request.server!r} is not IP:PORT "
                              "(e.g. 100.64.0.1:11811)")
+        _address(host, "Discovery Server")
     return DiscoveryRequest(request.mode, self_ip, peers, request.interface, request.mtu,
                             request.domain_id, request.server, request.ros_distro,
                             request.discovery_range)
 
 
 def generate(request: DiscoveryRequest) -> DiscoveryConfig:
-    from . import cyclone, fastdds, envonly
+    from . import cyclone, envonly, fastdds
 
     request = validate(request)
     generators = {"fastdds-peers": fastdds.peers_config, "fastdds-server": fastdds.server_config,

@@ -25,9 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate", type=float, default=10.0, help="messages per second (talk)")
     parser.add_argument("--size", type=int, default=20, help="payload bytes (talk)")
     parser.add_argument("--duration", type=float, default=12.0, help="seconds to run")
-    parser.add_argument("--reliable", action="store_true", help="reliable QoS (default: "
-                        "reliable for talk and listen; use --best-effort to change)")
-    parser.add_argument("--best-effort", action="store_true")
+    parser.add_argument("--best-effort", action="store_true",
+                        help="best-effort QoS (default: reliable)")
+    parser.add_argument("--times", action="store_true",
+                        help="listen: also print every arrival time")
     return parser
 
 
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             "last_s": round(received[-1][0], 3) if received else None,
             "first_seq": received[0][1] if received else None,
             "last_seq": received[-1][1] if received else None,
+            **({"arrivals_s": [round(t, 2) for t, _ in received]} if args.times else {}),
         }), flush=True)
     return 0
 

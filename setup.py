@@ -31,6 +31,7 @@ setup(
             "overlay-status = overlay_monitor.status_cli:main",
             "overlay-server = overlay_bringup.server.cli:main",
             "overlay-discovery = overlay_bringup.discovery.cli:main",
+            "overlay-join = overlay_bringup.join.cli:main",
             "overlay-chatter = overlay_bringup.nodes.chatter:main",
             "overlay_monitor = overlay_monitor.nodes.monitor_node:main",
         ],

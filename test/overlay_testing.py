@@ -39,7 +39,9 @@ def overlay_cli(name: str) -> list[str]:
         return [found]
     modules = {"overlay-lab": "overlay_bringup.lab.cli",
                "overlay-status": "overlay_monitor.status_cli",
-               "overlay-server": "overlay_bringup.server.cli"}
+               "overlay-server": "overlay_bringup.server.cli",
+               "overlay-join": "overlay_bringup.join.cli",
+               "overlay-discovery": "overlay_bringup.discovery.cli"}
     return [sys.executable, "-m", modules[name]]
 
 

@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _request(args: argparse.Namespace) -> DiscoveryRequest:
-    self_ip, peers = args.self_ip, ()
+    self_ip = args.self_ip
+    peers: tuple[str, ...] = ()
     if args.peers is not None:
         peers = tuple(p.strip() for p in args.peers.split(",") if p.strip())
     needs_live = args.peers is None and args.mode not in ("fastdds-server", "ros1")

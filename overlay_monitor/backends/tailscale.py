@@ -80,6 +80,18 @@ class LocalAPIClient:
         except InputError as err:  # garbage, partial JSON, a shape that is not ipnstate.Status
             raise BackendProtocolError(f"tailscaled ({self.socket_path}): {err}") from err
 
+    def prefs(self) -> dict[str, Any]:
+        """ipn.Prefs (``GET /localapi/v0/prefs``): ControlURL, Hostname, AdvertiseTags, …"""
+        body = self._request("GET", "/localapi/v0/prefs")
+        try:
+            prefs = json.loads(body)
+        except ValueError as err:
+            raise BackendProtocolError(f"tailscaled ({self.socket_path}): prefs are not JSON "
+                                       f"({err})") from err
+        if not isinstance(prefs, dict):
+            raise BackendProtocolError(f"tailscaled ({self.socket_path}): prefs are not an object")
+        return prefs
+
     def ping(self, ip: str, ping_type: str = "disco", timeout_s: float = 5.0) -> PingOutcome:
         body = self._request("POST", "/localapi/v0/ping", params={"ip": ip, "type": ping_type},
                              timeout_s=timeout_s)

@@ -9,7 +9,8 @@ state by rewriting it:
     {"mode": "ok" | "garbage" | "partial" | "slow" | "error",
      "delay_s": 3.0,                      # for "slow"
      "status": {...ipnstate.Status...},
-     "pings": {"100.64.0.2": {...ipnstate.PingResult...}}, "ping_delay_s": 0.0}
+     "pings": {"100.64.0.2": {...ipnstate.PingResult...}}, "ping_delay_s": 0.0,
+     "prefs": {...ipn.Prefs: ControlURL, Hostname, AdvertiseTags, WantRunning...}}
 
 Every request is appended to ``<script>.requests`` as a JSON line (method, path, host).
 
@@ -90,6 +91,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, json.dumps(script.get("status", {})).encode()[:40])
             else:
                 self._send(200, json.dumps(script.get("status", {}), indent="\t").encode())
+            return
+        if url.path == "/localapi/v0/prefs":
+            if self.command != "GET":
+                self._error(405, "want GET")
+                return
+            self._send(200, json.dumps(script.get("prefs", {})).encode())
             return
         if url.path == "/localapi/v0/ping":
             if self.command != "POST":

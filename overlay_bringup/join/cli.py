@@ -1,0 +1,80 @@
+"""``overlay-join``: join this machine to the fleet's overlay with ``tailscale up``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from overlay_monitor.backends.tailscale import DEFAULT_SOCKET
+from overlay_monitor.errors import OverlayError
+
+from .plan import JoinRequest
+from .runner import default_result_path, install_ca, join, write_result
+
+EXAMPLES = """examples:
+  sudo overlay-join --login-server https://headscale.lab.example.edu \\
+      --auth-key-file /etc/overlay_bringup/auth.key --hostname robot1 --tags tag:team-a \\
+      --ca-file /etc/overlay_bringup/ca.crt --install-ca
+The key file must be readable by its owner only (chmod 600); the key never appears on a
+command line: tailscale reads it with --auth-key file:PATH.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="overlay-join", description=__doc__, epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--login-server", required=True, help="https://… of the Headscale server")
+    parser.add_argument("--auth-key-file", required=True, help="pre-auth key file (0600)")
+    parser.add_argument("--hostname", required=True, help="this machine's name in the overlay")
+    parser.add_argument("--tags", default="", help="comma-separated, e.g. tag:team-a")
+    parser.add_argument("--accept-dns", choices=("true", "false"), default="true",
+                        help="use MagicDNS (default true)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds (5..600)")
+    parser.add_argument("--ca-file", help="the fleet CA certificate (to check the server)")
+    parser.add_argument("--install-ca", action="store_true",
+                        help="also add --ca-file to the system trust store (tailscaled uses it)")
+    parser.add_argument("--socket", default=DEFAULT_SOCKET, help="tailscaled's LocalAPI socket")
+    parser.add_argument("--tailscale", default="tailscale", help="the tailscale CLI")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"where to write the result (default {default_result_path()})")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.install_ca:
+        if not args.ca_file:
+            print("overlay-join: error: --install-ca needs --ca-file", file=sys.stderr)
+            return 2
+        print(f"installed the fleet CA as {install_ca(args.ca_file)}")
+    request = JoinRequest(login_server=args.login_server, auth_key_file=args.auth_key_file,
+                          hostname=args.hostname,
+                          tags=tuple(t.strip() for t in args.tags.split(",") if t.strip()),
+                          accept_dns=args.accept_dns == "true", timeout_s=args.timeout)
+    result = join(request, args.socket, args.tailscale, args.ca_file)
+    path = write_result(result, args.out or default_result_path())
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        me = result.snapshot.self_peer
+        verb = "already joined" if result.action.value == "nothing" else "joined"
+        print(f"{verb}: {me.hostname if me else args.hostname} "
+              f"{', '.join(me.overlay_ips) if me else ''} ({me.dns_name if me else ''}); "
+              f"{len(result.snapshot.peers)} peer(s); wrote {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return run(args)
+    except OverlayError as err:
+        print(f"overlay-join: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

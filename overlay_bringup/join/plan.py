@@ -1,0 +1,130 @@
+"""What joining has to do, and what a failure means. Pure."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from overlay_monitor.errors import OverlayError
+
+HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class JoinError(OverlayError):
+    exit_code = 10
+
+
+class ServerUnreachable(JoinError):
+    exit_code = 11
+
+
+class ServerNotTrusted(JoinError):
+    exit_code = 12
+
+
+class KeyRejected(JoinError):
+    exit_code = 13
+
+
+class WaitingForApproval(JoinError):
+    exit_code = 14
+
+
+class JoinTimeout(JoinError):
+    exit_code = 15
+
+
+class Action(str, Enum):
+    NOTHING = "nothing"     # already Running against this server with this name
+    UP = "up"
+    UP_RESET = "up --reset"  # configured for another server or name: start from defaults
+
+
+@dataclass(frozen=True)
+class JoinRequest:
+    login_server: str
+    auth_key_file: str
+    hostname: str
+    tags: tuple[str, ...] = ()
+    accept_dns: bool = True
+    timeout_s: float = 60.0
+
+
+def _same_url(a: str, b: str) -> bool:
+    return a.rstrip("/").lower() == b.rstrip("/").lower()
+
+
+def decide(request: JoinRequest, backend_state: str, prefs: dict[str, Any]) -> Action:
+    configured = str(prefs.get("ControlURL") or "")
+    same = (_same_url(configured, request.login_server)
+            and prefs.get("Hostname") == request.hostname
+            and sorted(prefs.get("AdvertiseTags") or []) == sorted(request.tags))
+    if backend_state == "Running" and same:
+        return Action.NOTHING
+    if configured and not same:
+        return Action.UP_RESET
+    return Action.UP
+
+
+def up_argv(request: JoinRequest, action: Action, tailscale: str = "tailscale",
+            socket: str = "") -> list[str]:
+    """The ``tailscale up`` command line. The key is passed as ``file:PATH``, never itself."""
+    argv = [tailscale] + (["--socket", socket] if socket else []) + [
+        "up", "--login-server", request.login_server,
+        "--auth-key", f"file:{request.auth_key_file}", "--hostname", request.hostname,
+        f"--accept-dns={'true' if request.accept_dns else 'false'}",
+        f"--timeout={int(request.timeout_s)}s"]
+    if request.tags:
+        argv += ["--advertise-tags", ",".join(request.tags)]
+    if action is Action.UP_RESET:
+        argv.append("--reset")
+    return argv
+
+
+_FAILURES: list[tuple[re.Pattern[str], type[JoinError], str]] = [
+    (re.compile(r"x509|certificate signed by unknown authority|tls: failed to verify", re.I),
+     ServerNotTrusted, "the server's TLS certificate is not trusted: install the fleet CA "
+     "(overlay-join --ca-file CA --install-ca) and try again"),
+    (re.compile(r"connection refused|no such host|network is unreachable|i/o timeout|"
+                r"no route to host", re.I),
+     ServerUnreachable, "the coordination server cannot be reached: check the URL, DNS, and "
+     "that TCP port 443 is open"),
+    (re.compile(r"invalid key|authkey expired|key expired|not valid|unauthorized", re.I),
+     KeyRejected, "the server rejected the auth key (invalid, expired or used up): ask for a "
+     "new one ('overlay-server apply' issues them)"),
+    (re.compile(r"NeedsMachineAuth", re.I),
+     WaitingForApproval, "the server wants an administrator to approve this machine "
+     "('headscale nodes register' / approve in the admin tool)"),
+    (re.compile(r"timeout waiting|timed out|deadline exceeded", re.I),
+     JoinTimeout, "tailscale did not reach the Running state in time"),
+]
+
+
+def classify_failure(stderr: str, secret: str = "") -> JoinError:
+    """One clear error for what ``tailscale up`` printed (with any secret removed)."""
+    text = stderr.replace(secret, "<auth key>") if secret else stderr
+    last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "")
+    for pattern, kind, advice in _FAILURES:
+        if pattern.search(text):
+            return kind(f"{advice} (tailscale said: {last[:300]})")
+    if "changing settings via 'tailscale up'" in text:
+        return JoinError("tailscale refused to change its settings without --reset "
+                         "(tailscale said: requires mentioning all non-default flags)")
+    return JoinError(f"tailscale up failed: {last[:300] or 'no message'}")
+
+
+def validate(request: JoinRequest) -> list[str]:
+    problems = []
+    if not request.login_server.startswith("https://"):
+        problems.append(f"login server {request.login_server!r} must be an https:// URL "
+                        "(the embedded DERP relay needs TLS)")
+    if not HOSTNAME_RE.match(request.hostname):
+        problems.append(f"hostname {request.hostname!r} is not a valid hostname (lowercase "
+                        "letters, digits and '-', 1-63 characters)")
+    for tag in request.tags:
+        if not re.match(r"^tag:[a-z0-9][a-z0-9-]*$", tag):
+            problems.append(f"tag {tag!r} is not tag:NAME")
+    if not 5 <= request.timeout_s <= 600:
+        problems.append(f"timeout {request.timeout_s:g} s is out of range (5..600)")
+    return problems

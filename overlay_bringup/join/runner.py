@@ -1,0 +1,142 @@
+"""Run the join: preconditions, ``tailscale up``, wait for Running, write the result."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from overlay_monitor.backends.tailscale import LocalAPIClient
+from overlay_monitor.errors import BackendUnavailable, InputError
+from overlay_monitor.export import snapshot_to_json
+from overlay_monitor.files import is_private, write_atomic
+from overlay_monitor.models import OverlaySnapshot
+
+from .plan import (
+    Action,
+    JoinError,
+    JoinRequest,
+    JoinTimeout,
+    KeyRejected,
+    ServerNotTrusted,
+    ServerUnreachable,
+    WaitingForApproval,
+    classify_failure,
+    decide,
+    up_argv,
+    validate,
+)
+
+SYSTEM_CA_DIR = Path("/usr/local/share/ca-certificates")
+
+
+@dataclass
+class JoinResult:
+    action: Action
+    snapshot: OverlaySnapshot
+
+    def to_json(self) -> dict[str, object]:
+        data = snapshot_to_json(self.snapshot)
+        return {"action": self.action.value, **data}
+
+
+def check_key_file(path: str) -> None:
+    key = Path(path)
+    if not key.is_file():
+        raise InputError(f"auth key file {path} does not exist")
+    if not is_private(key):
+        raise InputError(f"auth key file {path} is readable by group or others: run "
+                         f"'chmod 600 {path}' (the key lets anyone join the fleet)")
+
+
+def install_ca(ca_file: str, name: str = "overlay-bringup-fleet") -> Path:
+    """Add the fleet CA to the system trust store (Debian/Ubuntu), as tailscaled uses it."""
+    target = SYSTEM_CA_DIR / f"{name}.crt"
+    if shutil.which("update-ca-certificates") is None:
+        raise JoinError("update-ca-certificates not found: install the ca-certificates package")
+    write_atomic(target, Path(ca_file).read_bytes())
+    result = subprocess.run(["update-ca-certificates"], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise JoinError(f"update-ca-certificates failed: {result.stderr.strip()[:200]}")
+    return target
+
+
+def check_server(url: str, ca_file: str | None, timeout_s: float = 10.0) -> None:
+    """The coordination server answers over HTTPS with a certificate we trust."""
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
+    try:
+        httpx.get(url.rstrip("/") + "/health", verify=verify, timeout=timeout_s)
+    except httpx.ConnectError as err:
+        if "CERTIFICATE_VERIFY" in str(err) or isinstance(err.__cause__, ssl.SSLCertVerificationError):
+            raise ServerNotTrusted(f"{url}: TLS certificate not trusted ({err}); pass --ca-file "
+                                   "with the fleet CA, and --install-ca for tailscaled") from None
+        raise ServerUnreachable(f"{url}: cannot connect ({err})") from None
+    except httpx.TimeoutException:
+        raise ServerUnreachable(f"{url}: no answer within {timeout_s:g} s") from None
+
+
+def join(request: JoinRequest, socket_path: str, tailscale: str = "tailscale",
+         ca_file: str | None = None, check_server_first: bool = True,
+         poll_s: float = 0.2) -> JoinResult:
+    problems = validate(request)
+    if problems:
+        raise InputError("; ".join(problems))
+    if shutil.which(tailscale) is None:
+        raise JoinError(f"'{tailscale}' not found: install Tailscale (the tailscale package "
+                        "provides tailscale and tailscaled)")
+    check_key_file(request.auth_key_file)
+    client = LocalAPIClient(socket_path)
+    try:
+        try:
+            snapshot = client.snapshot()
+            prefs = client.prefs()
+        except BackendUnavailable as err:
+            raise JoinError(f"tailscaled is not running or not reachable: {err}") from err
+        action = decide(request, snapshot.backend_state, prefs)
+        if action is Action.NOTHING:
+            return JoinResult(action, snapshot)
+        if check_server_first:
+            check_server(request.login_server, ca_file)
+        socket_arg = socket_path if socket_path != "/var/run/tailscale/tailscaled.sock" else ""
+        argv = up_argv(request, action, tailscale, socket_arg)
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True,
+                                  timeout=request.timeout_s + 10)
+        except subprocess.TimeoutExpired as err:
+            raise JoinTimeout(f"tailscale up did not finish within {request.timeout_s:g} s") from err
+        if proc.returncode != 0:
+            raise classify_failure(proc.stderr + proc.stdout)
+        deadline = time.monotonic() + request.timeout_s
+        while True:
+            snapshot = client.snapshot()
+            if snapshot.backend_state == "Running":
+                return JoinResult(action, snapshot)
+            if snapshot.backend_state == "NeedsMachineAuth":
+                raise WaitingForApproval("the server wants an administrator to approve this "
+                                         "machine")
+            if snapshot.backend_state == "NeedsLogin" and time.monotonic() > deadline - \
+                    request.timeout_s / 2:
+                raise KeyRejected("tailscaled still needs a login after 'tailscale up': the key "
+                                  "was not accepted")
+            if time.monotonic() > deadline:
+                raise JoinTimeout(f"not Running after {request.timeout_s:g} s "
+                                  f"(state {snapshot.backend_state})")
+            time.sleep(poll_s)
+    finally:
+        client.close()
+
+
+def default_result_path() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/overlay_bringup/overlay.json")
+    return Path.home() / ".ros" / "overlay_bringup" / "overlay.json"
+
+
+def write_result(result: JoinResult, path: Path) -> Path:
+    return write_atomic(path, json.dumps(result.to_json(), indent=2) + "\n")

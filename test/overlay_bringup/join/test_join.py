@@ -1,0 +1,195 @@
+"""Joining with the stand-in tailscale CLI (on PATH) and the stand-in tailscaled (real socket),
+against the stand-in Headscale over real HTTPS."""
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from overlay_bringup.join.plan import (
+    Action,
+    JoinRequest,
+    KeyRejected,
+    ServerNotTrusted,
+    ServerUnreachable,
+    WaitingForApproval,
+    classify_failure,
+    decide,
+    up_argv,
+    validate,
+)
+from overlay_bringup.server.tls import ensure_ca, ensure_server_cert
+from overlay_testing import REPO, TEST_API_KEY, overlay_cli
+from standins.fake_headscale import FakeHeadscale
+from standins.fake_tailscaled import FakeTailscaled
+from standins.tailscale_shapes import status
+
+TEST_AUTH_KEY = "hskey-auth-TESTONLYjoinkey0123456789"
+URL = "https://headscale.fleet.example"
+
+
+def test_decide_is_idempotent_and_resets_when_configured_elsewhere():
+    request = JoinRequest(URL, "/k", "robot1", ("tag:team-a",))
+    prefs = {"ControlURL": URL + "/", "Hostname": "robot1", "AdvertiseTags": ["tag:team-a"]}
+    assert decide(request, "Running", prefs) is Action.NOTHING
+    assert decide(request, "Stopped", prefs) is Action.UP
+    assert decide(request, "NoState", {}) is Action.UP
+    assert decide(request, "Running", {**prefs, "ControlURL": "https://other"}) is Action.UP_RESET
+    assert decide(request, "Running", {**prefs, "Hostname": "robot9"}) is Action.UP_RESET
+
+
+def test_up_argv_passes_the_key_by_file_only():
+    argv = up_argv(JoinRequest(URL, "/etc/k", "robot1", ("tag:a", "tag:b"), False, 30),
+                   Action.UP_RESET, socket="/tmp/ts.sock")
+    assert argv == ["tailscale", "--socket", "/tmp/ts.sock", "up", "--login-server", URL,
+                    "--auth-key", "file:/etc/k", "--hostname", "robot1", "--accept-dns=false",
+                    "--timeout=30s", "--advertise-tags", "tag:a,tag:b", "--reset"]
+
+
+@pytest.mark.parametrize("stderr, kind", [
+    ("backend error: invalid key: authkey expired", KeyRejected),
+    ('Get "https://x/key": x509: certificate signed by unknown authority', ServerNotTrusted),
+    ("dial tcp 192.0.2.1:443: connect: connection refused", ServerUnreachable),
+    ("timeout waiting for Tailscale service to enter a Running state; last state: "
+     "NeedsMachineAuth", WaitingForApproval),
+])
+def test_failures_map_to_named_errors(stderr, kind):
+    assert isinstance(classify_failure(stderr), kind)
+
+
+def test_failure_text_never_carries_the_key():
+    error = classify_failure(f"invalid key {TEST_AUTH_KEY}", secret=TEST_AUTH_KEY)
+    assert TEST_AUTH_KEY not in str(error) and "<auth key>" in str(error)
+
+
+def test_join_request_validation():
+    problems = validate(JoinRequest("http://x", "/k", "Robot_1", ("team-a",), timeout_s=1))
+    assert len(problems) == 4 and "must be an https:// URL" in problems[0]
+
+
+@pytest.fixture
+def world(tmp_path):
+    """Stand-in tailscaled + tailscale CLI on PATH + stand-in Headscale over HTTPS."""
+    ca = ensure_ca(tmp_path / "tls", "localhost")
+    cert = ensure_server_cert(tmp_path / "tls", ca, "localhost", ("127.0.0.1",))
+    headscale = FakeHeadscale(str(cert.path), str(cert.key_path), TEST_API_KEY).start()
+    daemon = FakeTailscaled(tmp_path / "tailscaled.sock", tmp_path / "script.json")
+    daemon.set(status=status("NeedsLogin"), prefs={})
+    daemon.start()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "tailscale"
+    wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} "
+                       f"{REPO / 'test' / 'standins' / 'fake_tailscale_cli.py'} \"$@\"\n")
+    wrapper.chmod(0o755)
+    key = tmp_path / "auth.key"
+    key.write_text(TEST_AUTH_KEY + "\n")
+    key.chmod(0o600)
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}",
+               FAKE_TAILSCALE_ARGV_LOG=str(tmp_path / "argv.log"),
+               FAKE_TAILSCALED_SCRIPT=str(tmp_path / "script.json"))
+    yield {"tmp": tmp_path, "ca": str(ca.path), "url": headscale.url, "daemon": daemon,
+           "key": key, "env": env, "argv_log": tmp_path / "argv.log"}
+    daemon.stop()
+    headscale.stop()
+
+
+def _join(world, *extra, key=None):
+    args = ["--login-server", world["url"], "--auth-key-file", str(key or world["key"]),
+            "--hostname", "robot1", "--tags", "tag:team-a", "--ca-file", world["ca"],
+            "--socket", world["daemon"].socket_path, "--out", str(world["tmp"] / "overlay.json"),
+            "--timeout", "10", *extra]
+    return subprocess.run([*overlay_cli("overlay-join"), *args], capture_output=True, text=True,
+                          env=world["env"], timeout=60)
+
+
+def _argvs(world):
+    path = world["argv_log"]
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_join_runs_tailscale_up_waits_for_running_and_writes_the_result(world):
+    result = _join(world)
+    assert result.returncode == 0, result.stderr
+    assert "joined: robot1 100.64.0.1" in result.stdout and "2 peer(s)" in result.stdout
+    (argv,) = _argvs(world)
+    assert argv[2:5] == ["up", "--login-server", world["url"]]
+    assert f"file:{world['key']}" in argv and "--advertise-tags" in argv
+    data = json.loads((world["tmp"] / "overlay.json").read_text())
+    assert data["backend_state"] == "Running" and data["self"]["ips"][0] == "100.64.0.1"
+    assert [p["hostname"] for p in data["peers"]] == ["robot2", "robot3"]
+    for text in (result.stdout, result.stderr, json.dumps(argv), json.dumps(data)):
+        assert TEST_AUTH_KEY not in text
+    again = _join(world)
+    assert again.returncode == 0 and "already joined" in again.stdout
+    assert len(_argvs(world)) == 1  # nothing to do: tailscale up was not run again
+
+
+def test_join_to_another_server_resets(world):
+    world["daemon"].set(status=status("Running"), prefs={
+        "ControlURL": "https://old.example", "Hostname": "robot1", "AdvertiseTags": ["tag:team-a"]})
+    result = _join(world)
+    assert result.returncode == 0, result.stderr
+    assert _argvs(world)[-1][-1] == "--reset"
+
+
+def test_join_refuses_a_key_file_others_can_read(world):
+    world["key"].chmod(0o644)
+    result = _join(world)
+    assert result.returncode == 2 and "readable by group or others" in result.stderr
+    assert _argvs(world) == []
+
+
+def test_join_rejected_key_is_a_clear_error(world):
+    expired = world["tmp"] / "expired.key"
+    expired.write_text("hskey-auth-expired-TESTONLY\n")
+    expired.chmod(0o600)
+    result = _join(world, key=expired)
+    assert result.returncode == 13
+    assert "rejected the auth key" in result.stderr and "authkey expired" in result.stderr
+    assert "hskey-auth-expired" not in result.stderr
+
+
+def test_join_waiting_for_approval(world):
+    pending = world["tmp"] / "pending.key"
+    pending.write_text("hskey-auth-machineauth-TESTONLY\n")
+    pending.chmod(0o600)
+    result = _join(world, key=pending)
+    assert result.returncode == 14 and "approve this machine" in result.stderr
+
+
+def test_join_untrusted_server_certificate(world):
+    other = ensure_ca(world["tmp"] / "other", "other")
+    args = ["--login-server", world["url"], "--auth-key-file", str(world["key"]), "--hostname",
+            "robot1", "--ca-file", str(other.path), "--socket", world["daemon"].socket_path,
+            "--out", str(world["tmp"] / "o.json")]
+    result = subprocess.run([*overlay_cli("overlay-join"), *args], capture_output=True,
+                            text=True, env=world["env"], timeout=60)
+    assert result.returncode == 12 and "TLS certificate not trusted" in result.stderr
+
+
+def test_join_server_down(world):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = ["--login-server", f"https://localhost:{port}", "--auth-key-file", str(world["key"]),
+            "--hostname", "robot1", "--socket", world["daemon"].socket_path,
+            "--out", str(world["tmp"] / "o.json")]
+    result = subprocess.run([*overlay_cli("overlay-join"), *args], capture_output=True,
+                            text=True, env=world["env"], timeout=60)
+    assert result.returncode == 11 and "cannot connect" in result.stderr
+
+
+def test_join_without_tailscaled(world):
+    world["daemon"].stop()
+    result = _join(world)
+    assert result.returncode == 10 and "tailscaled is not running" in result.stderr
+
+
+def test_join_result_file_is_written_atomically_and_readable(world):
+    _join(world)
+    mode = stat.S_IMODE(os.stat(world["tmp"] / "overlay.json").st_mode)
+    assert mode == 0o644  # no secret in it: other tools read it

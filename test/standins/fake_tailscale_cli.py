@@ -1,0 +1,89 @@
+"""A stand-in for the ``tailscale`` CLI (tests only; not Tailscale).
+
+It records its argv (JSON lines in $FAKE_TAILSCALE_ARGV_LOG) and, for ``up``, drives the
+stand-in tailscaled (script file $FAKE_TAILSCALED_SCRIPT) the way a real login would end:
+Running with an address and peers, NeedsMachineAuth, or an error printed like tailscale prints
+it. The auth key is read from the ``file:`` path, as the real CLI does; what the key says
+decides the outcome ("expired" -> invalid key, "machineauth" -> NeedsMachineAuth).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from standins.fake_tailscaled import write_script  # noqa: E402
+from standins.tailscale_shapes import peer_status, status  # noqa: E402
+
+
+def _flag(args: list[str], name: str) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    with open(os.environ["FAKE_TAILSCALE_ARGV_LOG"], "a") as log:
+        log.write(json.dumps(args) + "\n")
+    if args[:1] == ["version"]:
+        print("1.90.6\n  tailscale commit: stand-in")
+        return 0
+    if "--socket" in args:
+        i = args.index("--socket")
+        args = args[:i] + args[i + 2:]
+    if not args or args[0] != "up":
+        print(f"stand-in tailscale: unsupported command {args[:1]}", file=sys.stderr)
+        return 2
+    script_path = Path(os.environ["FAKE_TAILSCALED_SCRIPT"])
+    script = json.loads(script_path.read_text())
+    url = _flag(args, "--login-server") or ""
+    hostname = _flag(args, "--hostname") or "host"
+    auth = _flag(args, "--auth-key") or _flag(args, "--authkey") or ""
+    key = Path(auth[5:]).read_text().strip() if auth.startswith("file:") else auth
+    prefs = script.get("prefs") or {}
+    if prefs.get("ControlURL") and prefs["ControlURL"] != url and "--reset" not in args:
+        print("Error: changing settings via 'tailscale up' requires mentioning all\n"
+              "non-default flags. To proceed, either re-run your command with --reset or\n"
+              "use the command below to explicitly mention the current value of\n"
+              "all non-default settings:", file=sys.stderr)
+        return 1
+    if "unreachable" in url:
+        print(f'backend error: Post "{url}/machine/register": dial tcp 192.0.2.1:443: '
+              "connect: connection refused", file=sys.stderr)
+        return 1
+    if "badcert" in url:
+        print(f'backend error: Get "{url}/key?v=113": tls: failed to verify certificate: '
+              "x509: certificate signed by unknown authority", file=sys.stderr)
+        return 1
+    if "expired" in key:
+        print("backend error: invalid key: authkey expired", file=sys.stderr)
+        return 1
+    tags = [t for t in (_flag(args, "--advertise-tags") or "").split(",") if t]
+    new_prefs = {"ControlURL": url, "Hostname": hostname, "AdvertiseTags": tags or None,
+                 "WantRunning": True, "CorpDNS": _flag(args, "--accept-dns") != "false"}
+    if "machineauth" in key:
+        script["status"] = status("NeedsMachineAuth", self_name=hostname)
+        script["prefs"] = new_prefs
+        write_script(script_path, script)
+        print("timeout waiting for Tailscale service to enter a Running state; "
+              "last state: NeedsMachineAuth", file=sys.stderr)
+        return 1
+    peers = script.get("peer_templates") or [
+        peer_status("robot2", "100.64.0.2", tags=tags), peer_status("robot3", "100.64.0.3",
+                                                                     state="idle", tags=tags)]
+    script["status"] = status("Running", self_name=hostname, self_ip="100.64.0.1", peers=peers)
+    script["prefs"] = new_prefs
+    write_script(script_path, script)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""What robot.launch.py / developer.launch.py do, as a tested function: join (when asked), read
+the overlay, generate the discovery configuration, and return the environment for every node.
+
+No launch imports here; ``launch_actions`` turns the plan into launch actions.
+"""
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from overlay_monitor.backends import make_backend
+from overlay_monitor.errors import InputError
+from overlay_monitor.models import OverlaySnapshot
+
+from .discovery import DiscoveryRequest, generate
+from .discovery.files import DEFAULT_DIR, environment, write_config
+from .discovery.live import peer_addresses, self_address
+from .join.plan import JoinRequest
+from .join.runner import default_result_path, join, write_result
+
+
+@dataclass(frozen=True)
+class BringupOptions:
+    robot_name: str = ""
+    login_server: str = ""          # empty: do not join (already a member, e.g. a laptop)
+    auth_key_file: str = ""
+    tags: tuple[str, ...] = ()
+    ca_file: str = ""
+    discovery_mode: str = "fastdds-peers"
+    domain_id: int = 0
+    discovery_server: str = ""
+    backend: str = "tailscale"
+    socket_path: str = "/var/run/tailscale/tailscaled.sock"
+    interface: str = "tailscale0"
+    discovery_dir: str = ""
+    ros_distro: str = "jazzy"
+    tailscale: str = "tailscale"
+
+
+@dataclass
+class BringupPlan:
+    env: dict[str, str]
+    snapshot: OverlaySnapshot
+    discovery_dir: Path
+    joined: str                      # "joined", "already joined", "not asked"
+    notes: list[str] = field(default_factory=list)
+
+
+def bring_up(options: BringupOptions) -> BringupPlan:
+    if options.login_server:
+        if not options.auth_key_file:
+            raise InputError("login_server is set but auth_key_file is empty: give the "
+                             "team's auth.key (from its enrolment bundle)")
+        result = join(JoinRequest(options.login_server, options.auth_key_file,
+                                  options.robot_name or socket.gethostname(), options.tags),
+                      options.socket_path, options.tailscale, options.ca_file or None)
+        write_result(result, default_result_path())
+        snapshot = result.snapshot
+        joined = "already joined" if result.action.value == "nothing" else "joined"
+    else:
+        backend = make_backend(options.backend, options.socket_path, options.interface)
+        try:
+            snapshot = backend.snapshot()
+        finally:
+            backend.close()
+        joined = "not asked"
+        if snapshot.backend_state != "Running":
+            raise InputError(f"the overlay is {snapshot.backend_state}, not Running, and no "
+                             "login_server was given to join it")
+    me = self_address(snapshot)
+    request = DiscoveryRequest(
+        mode=options.discovery_mode, self_ip=me,
+        peers=peer_addresses(snapshot) + ((me,) if me else ()), interface=options.interface,
+        domain_id=options.domain_id, server=options.discovery_server,
+        ros_distro=options.ros_distro)
+    config = generate(request)
+    directory = Path(options.discovery_dir) if options.discovery_dir else DEFAULT_DIR
+    write_config(config, directory)
+    return BringupPlan(env=environment(config, directory), snapshot=snapshot,
+                       discovery_dir=directory, joined=joined, notes=list(config.notes))
+
+
+def truthy(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off", ""):
+        return False
+    raise InputError(f"{text!r} is not true or false")

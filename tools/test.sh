@@ -24,4 +24,6 @@ if [ "$rc" -eq 0 ] && ! echo "$totals" | grep -qE 'Summary: [1-9][0-9]* tests'; 
   echo "test.sh: no test ran: that is a failure" >&2
   exit 1
 fi
+# no test key (they all contain TESTONLY) may reach any log written during this run
+python "$repo/tools/check_secrets.py" "$(( $(date +%s) - start + 60 ))" || rc=1
 exit "$rc"

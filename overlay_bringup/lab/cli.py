@@ -92,6 +92,25 @@ def show_monitor_tables(state: LabState, console: Console) -> bool:
     return ok
 
 
+def _ros_step(state: LabState, console: Console) -> bool:
+    try:
+        import rclpy  # noqa: F401
+        import std_msgs.msg  # noqa: F401
+    except ImportError:
+        console.print("[4/4] skipped: rclpy is not importable here (source tools/env.sh)")
+        return True
+    from .ros_demo import talker_and_listeners
+
+    talker = state.robots[0].name
+    console.print(f"[4/4] ROS 2 over the overlay: talker on {talker}, listeners on the others; "
+                  "discovery: Fast DDS initial peers from overlay-discovery (no multicast)")
+    results = talker_and_listeners(state)
+    for name, result in results.items():
+        console.print(f"      {name}: received {result['received']} messages, first after "
+                      f"{result['first_s']} s", highlight=False)
+    return all(int(str(r["received"])) > 0 for r in results.values())
+
+
 def _print_matrix(state: LabState, console: Console) -> bool:
     results = ping_matrix(state)
     table = Table(title="overlay reachability (ping over WireGuard)", title_justify="left")
@@ -111,16 +130,17 @@ def _print_matrix(state: LabState, console: Console) -> bool:
 def _demo(args: argparse.Namespace, console: Console) -> int:
     plan = plan_lab(args.robots, args.prefix, parse_impairments(args.impair))
     start = time.monotonic()
-    console.print(f"[1/3] building lab {plan.prefix!r}: {len(plan.robots)} robots behind a "
+    console.print(f"[1/4] building lab {plan.prefix!r}: {len(plan.robots)} robots behind a "
                   "router that passes only WireGuard UDP")
     result = lab_up(plan)
     console.print(f"      up in {time.monotonic() - start:.1f} s")
     try:
-        console.print("[2/3] every robot pings every other robot's overlay address")
+        console.print("[2/4] every robot pings every other robot's overlay address")
         ok = _print_matrix(result.state, console)
-        console.print("[3/3] the link monitor inside each robot (overlay-status --backend "
+        console.print("[3/4] the link monitor inside each robot (overlay-status --backend "
                       "wireguard --ping): state, endpoint, RTT, bytes, handshake age")
         ok = show_monitor_tables(result.state, console) and ok
+        ok = _ros_step(result.state, console) and ok
     finally:
         if not args.keep:
             lab_down(plan.prefix)

@@ -108,5 +108,9 @@ def test_lab_demo_is_the_main_job(tmp_path):
     # the monitor's table from inside each robot: peers named, direct, with an RTT
     assert result.stdout.count("wireguard Running") == 3
     assert result.stdout.count("198.18.") >= 6 and " ms " in result.stdout
+    # ROS 2 across robots with the generated discovery configuration
+    import re
+    assert "[4/4] ROS 2 over the overlay" in result.stdout
+    assert len(re.findall(r"r[23]: received [1-9][0-9]* messages", result.stdout)) == 2
     assert "lab 'ovd' removed" in result.stdout
     assert lab_namespaces("ovd") == []

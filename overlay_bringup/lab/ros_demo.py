@@ -1,0 +1,50 @@
+"""A ROS 2 talker on the first lab robot and listeners on the others, with the discovery
+configuration the generator makes for each robot (Fast DDS initial peers over the overlay)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from ..discovery import DiscoveryRequest, generate
+from ..discovery.files import environment, write_config
+from .runner import robot_exec_argv
+from .state import LabState, lab_dir
+
+
+def robot_env(state: LabState, robot: str, mode: str = "fastdds-peers",
+              domain_id: int = 42) -> dict[str, str]:
+    me = state.robot(robot)
+    request = DiscoveryRequest(mode, me.overlay_ip, tuple(r.overlay_ip for r in state.robots),
+                               interface=me.interface, domain_id=domain_id)
+    config = generate(request)
+    directory = lab_dir(state.prefix) / "discovery" / mode / me.name
+    write_config(config, directory)
+    return environment(config, directory)
+
+
+def chatter_argv(state: LabState, robot: str, env: dict[str, str], *args: str) -> list[str]:
+    words = [f"{key}={value}" for key, value in sorted(env.items())]
+    return robot_exec_argv(state, robot, ["env", *words, sys.executable, "-m",
+                                          "overlay_bringup.nodes.chatter", *args])
+
+
+def talker_and_listeners(state: LabState, duration_s: float = 8.0,
+                         mode: str = "fastdds-peers") -> dict[str, dict[str, object]]:
+    """Run the chatter across robots; return each listener's result by robot name."""
+    talker, *listeners = [r.name for r in state.robots]
+    procs = {name: subprocess.Popen(chatter_argv(state, name, robot_env(state, name, mode),
+                                                 "listen", "--duration", str(duration_s)),
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+             for name in listeners}
+    time.sleep(0.5)
+    subprocess.run(chatter_argv(state, talker, robot_env(state, talker, mode), "talk",
+                                "--duration", str(duration_s - 0.5)),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=duration_s + 30)
+    results = {}
+    for name, proc in procs.items():
+        out, _ = proc.communicate(timeout=duration_s + 30)
+        lines = out.strip().splitlines()
+        results[name] = json.loads(lines[-1]) if lines else {"received": 0, "first_s": None}
+    return results

@@ -11,6 +11,7 @@ import argparse
 import json
 import subprocess
 import time
+from pathlib import Path
 
 from overlay_bringup.lab.impairments import parse_impairments
 from overlay_bringup.lab.ros_demo import chatter_argv, robot_env
@@ -37,11 +38,10 @@ def with_default_size(envs: dict[str, dict[str, str]]) -> dict[str, dict[str, st
     changed = {}
     for robot, env in envs.items():
         path = env["FASTRTPS_DEFAULT_PROFILES_FILE"]
-        text = open(path).read()
+        text = Path(path).read_text()
         default_path = path.replace(".xml", "_default_size.xml")
-        with open(default_path, "w") as handle:
-            handle.write(text.replace("<maxMessageSize>1200</maxMessageSize>",
-                                      "<maxMessageSize>65500</maxMessageSize>"))
+        Path(default_path).write_text(text.replace("<maxMessageSize>1200</maxMessageSize>",
+                                                   "<maxMessageSize>65500</maxMessageSize>"))
         changed[robot] = {**env, "FASTRTPS_DEFAULT_PROFILES_FILE": default_path,
                           "FASTDDS_DEFAULT_PROFILES_FILE": default_path}
     return changed

@@ -4,12 +4,49 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from launch.actions import LogInfo, SetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, LogInfo, SetEnvironmentVariable
 from launch.launch_context import LaunchContext
-from launch.substitutions import LaunchConfiguration
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
 
 from .bringup import BringupOptions, bring_up, truthy
+from .discovery.model import MODES
+
+#: name -> (default, description, choices) of every argument the launch files declare
+ARGUMENTS: dict[str, tuple[str, str, list[str] | None]] = {
+    "robot_name": ("", "this machine's name in the overlay (default: hostname)", None),
+    "login_server": ("", "https:// URL of the Headscale server; empty: do not join (already a "
+                         "member)", None),
+    "auth_key_file": ("", "the team's pre-auth key file (0600), from its enrolment bundle", None),
+    "tags": ("", "ACL tags to advertise, comma-separated (e.g. tag:team-a)", None),
+    "ca_file": ("", "the fleet CA certificate, to check the server", None),
+    "discovery_mode": ("fastdds-peers", "how ROS finds peers over the overlay (must match the "
+                                        "team's)", list(MODES)),
+    "domain_id": ("0", "ROS_DOMAIN_ID of the team (0..232)", None),
+    "discovery_server": ("", "fastdds-server: IP:PORT of the server; ros1: the master's address",
+                         None),
+    "backend": ("tailscale", "overlay backend", ["tailscale", "wireguard"]),
+    "socket_path": ("/var/run/tailscale/tailscaled.sock", "tailscaled's LocalAPI socket", None),
+    "interface": ("tailscale0", "overlay interface (tailscale0, or a WireGuard one)", None),
+    "discovery_dir": ("", "where to write the discovery files (default "
+                          "~/.ros/overlay_bringup/discovery)", None),
+    "start_monitor": ("true", "start the overlay link monitor", ["true", "false"]),
+}
+
+
+def declare_arguments(names: list[str]) -> list[DeclareLaunchArgument]:
+    """The DeclareLaunchArgument of each name, plus the monitor's parameter file."""
+    declared = []
+    for name in names:
+        default, description, choices = ARGUMENTS[name]
+        declared.append(DeclareLaunchArgument(name, default_value=default,
+                                              description=description, choices=choices))
+    declared.append(DeclareLaunchArgument(
+        "monitor_params", description="parameter file of the monitor node",
+        default_value=PathJoinSubstitution([FindPackageShare("overlay_bringup"), "config",
+                                            "monitor.yaml"])))
+    return declared
 
 
 def _arg(context: LaunchContext, name: str) -> str:

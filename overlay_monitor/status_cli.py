@@ -11,8 +11,9 @@ from pathlib import Path
 
 from .backends import BACKENDS, make_backend
 from .backends.tailscale import DEFAULT_SOCKET
+from .cli_support import run_cli
 from .console import make_console
-from .errors import InputError, OverlayError
+from .errors import InputError
 from .export import snapshot_to_json
 from .models import LinkState, OverlaySnapshot
 from .monitor import OverlayBackend
@@ -84,14 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        return run(args)
-    except OverlayError as err:
-        print(f"overlay-status: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        return 130
+    return run_cli(_parser(), run, argv)
 
 
 if __name__ == "__main__":

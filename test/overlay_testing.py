@@ -49,3 +49,13 @@ def run_in(namespace: str, argv: list[str], timeout: float = 20.0,
            **kwargs: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["ip", "netns", "exec", namespace, *argv], capture_output=True,
                           text=True, timeout=timeout, check=False, **kwargs)  # type: ignore[call-overload]
+
+
+def install_fake_tailscale_cli(bin_dir: Path) -> Path:
+    """Put the stand-in ``tailscale`` CLI into ``bin_dir`` (prepend it to PATH to use it)."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    wrapper = bin_dir / "tailscale"
+    wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} "
+                       f"{REPO / 'test' / 'standins' / 'fake_tailscale_cli.py'} \"$@\"\n")
+    wrapper.chmod(0o755)
+    return wrapper

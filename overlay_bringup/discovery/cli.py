@@ -9,6 +9,7 @@ from pathlib import Path
 
 from overlay_monitor.backends import BACKENDS, make_backend
 from overlay_monitor.backends.tailscale import DEFAULT_SOCKET
+from overlay_monitor.cli_support import run_cli
 from overlay_monitor.errors import InputError, OverlayError
 
 from .files import DEFAULT_DIR, write_config
@@ -118,14 +119,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        return run(args)
-    except OverlayError as err:
-        print(f"overlay-discovery: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        return 130
+    return run_cli(_parser(), run, argv)
 
 
 if __name__ == "__main__":

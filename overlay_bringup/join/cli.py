@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from overlay_monitor.backends.tailscale import DEFAULT_SOCKET
-from overlay_monitor.errors import OverlayError
+from overlay_monitor.cli_support import run_cli
 
 from .plan import JoinRequest
 from .runner import default_result_path, install_ca, join, write_result
@@ -66,14 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        return run(args)
-    except OverlayError as err:
-        print(f"overlay-join: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        return 130
+    return run_cli(_parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from overlay_monitor.backends.wireguard import read_wireguard_snapshot
+from overlay_monitor.cli_support import run_cli
 from overlay_monitor.console import make_console
 from overlay_monitor.errors import OverlayError
 from overlay_monitor.table import render_table
@@ -183,17 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     if "--" in words:  # everything after -- is the command for `exec`, never our options
         split = words.index("--")
         words, command = words[:split], words[split + 1:]
-    args = _parser().parse_args(words)
-    if command:
-        args.argv = list(args.argv) + command
-    console = make_console()
-    try:
-        return run_command(args, console)
-    except OverlayError as err:
-        print(f"overlay-lab: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        return 130
+
+    def run_with_command(args: argparse.Namespace) -> int:
+        if command:
+            args.argv = list(args.argv) + command
+        return run_command(args, make_console())
+
+    return run_cli(_parser(), run_with_command, words)
 
 
 if __name__ == "__main__":

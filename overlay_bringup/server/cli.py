@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from overlay_monitor.cli_support import run_cli
 from overlay_monitor.errors import OverlayError
 from overlay_monitor.files import write_atomic
 
@@ -123,14 +124,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        return run(args)
-    except OverlayError as err:
-        print(f"overlay-server: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        return 130
+    return run_cli(_parser(), run, argv)
 
 
 if __name__ == "__main__":

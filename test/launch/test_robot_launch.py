@@ -3,14 +3,13 @@ joins the stand-in tailscaled (real unix socket) to the stand-in Headscale (real
 that the monitor's topic appears and that the monitor runs with the generated discovery
 environment in effect."""
 import os
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from overlay_testing import REPO, TEST_API_KEY, skip_or_fail
+from overlay_testing import REPO, TEST_API_KEY, install_fake_tailscale_cli, skip_or_fail
 from standins.fake_headscale import FakeHeadscale
 from standins.fake_tailscaled import FakeTailscaled
 from standins.tailscale_shapes import status
@@ -49,11 +48,7 @@ def stand_ins(tmp_path_factory):
     daemon = FakeTailscaled(tmp / "ts.sock", tmp / "script.json")
     daemon.set(status=status("NeedsLogin"), prefs={})
     daemon.start()
-    (tmp / "bin").mkdir()
-    cli = tmp / "bin" / "tailscale"
-    cli.write_text(f"#!/bin/sh\nexec {sys.executable} "
-                   f"{REPO / 'test' / 'standins' / 'fake_tailscale_cli.py'} \"$@\"\n")
-    cli.chmod(0o755)
+    install_fake_tailscale_cli(tmp / "bin")
     key = tmp / "auth.key"
     key.write_text("hskey-auth-TESTONLYlaunch\n")
     key.chmod(0o600)

@@ -4,7 +4,6 @@ import json
 import os
 import stat
 import subprocess
-import sys
 
 import pytest
 
@@ -21,7 +20,7 @@ from overlay_bringup.join.plan import (
     validate,
 )
 from overlay_bringup.server.tls import ensure_ca, ensure_server_cert
-from overlay_testing import REPO, TEST_API_KEY, overlay_cli
+from overlay_testing import TEST_API_KEY, install_fake_tailscale_cli, overlay_cli
 from standins.fake_headscale import FakeHeadscale
 from standins.fake_tailscaled import FakeTailscaled
 from standins.tailscale_shapes import status
@@ -79,11 +78,7 @@ def world(tmp_path):
     daemon.set(status=status("NeedsLogin"), prefs={})
     daemon.start()
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "tailscale"
-    wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} "
-                       f"{REPO / 'test' / 'standins' / 'fake_tailscale_cli.py'} \"$@\"\n")
-    wrapper.chmod(0o755)
+    install_fake_tailscale_cli(bin_dir)
     key = tmp_path / "auth.key"
     key.write_text(TEST_AUTH_KEY + "\n")
     key.chmod(0o600)

@@ -188,3 +188,21 @@ def test_join_result_file_is_written_atomically_and_readable(world):
     _join(world)
     mode = stat.S_IMODE(os.stat(world["tmp"] / "overlay.json").st_mode)
     assert mode == 0o644  # no secret in it: other tools read it
+
+
+def test_install_ca_copies_into_the_trust_store_and_runs_the_updater(tmp_path, monkeypatch):
+    import overlay_bringup.join.runner as runner
+
+    store = tmp_path / "ca-certificates"
+    monkeypatch.setattr(runner, "SYSTEM_CA_DIR", store)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    marker = tmp_path / "updated"
+    updater = bin_dir / "update-ca-certificates"
+    updater.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    updater.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    ca = ensure_ca(tmp_path / "tls", "fleet")
+    installed = runner.install_ca(str(ca.path))
+    assert installed == store / "overlay-bringup-fleet.crt"
+    assert installed.read_bytes() == ca.path.read_bytes() and marker.exists()

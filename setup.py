@@ -33,6 +33,7 @@ setup(
             "overlay-discovery = overlay_bringup.discovery.cli:main",
             "overlay-join = overlay_bringup.join.cli:main",
             "overlay-chatter = overlay_bringup.nodes.chatter:main",
+            "overlay-linktest = overlay_monitor.linktest.cli:main",
             "overlay_monitor = overlay_monitor.nodes.monitor_node:main",
         ],
     },

@@ -45,6 +45,14 @@ def rtt_stats_from_samples(sent: int, rtts_ms: list[float]) -> RttStats:
                     max_ms=max(rtts_ms), mdev_ms=mdev)
 
 
+_SAMPLE = re.compile(r"time[=<](?P<ms>[\d.]+) ms")
+
+
+def parse_ping_samples(text: str) -> list[float]:
+    """The RTT of every reply in iputils ``ping`` output (without ``-q``)."""
+    return [float(m["ms"]) for m in _SAMPLE.finditer(text)]
+
+
 def parse_ping_output(text: str) -> RttStats:
     """Parse the summary of iputils ``ping`` (``-q`` or not)."""
     summary = _SUMMARY.search(text)

@@ -41,7 +41,8 @@ def overlay_cli(name: str) -> list[str]:
                "overlay-status": "overlay_monitor.status_cli",
                "overlay-server": "overlay_bringup.server.cli",
                "overlay-join": "overlay_bringup.join.cli",
-               "overlay-discovery": "overlay_bringup.discovery.cli"}
+               "overlay-discovery": "overlay_bringup.discovery.cli",
+               "overlay-linktest": "overlay_monitor.linktest.cli"}
     return [sys.executable, "-m", modules[name]]
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BackendUnavailable, InputError
-from ..ping_stats import RttStats, parse_ping_output, rtt_stats_from_samples
+from ..ping_stats import RttStats, parse_ping_output, parse_ping_samples, rtt_stats_from_samples
 from .protocol import UDP_HEADER, decode, encode, validate_request
 
 CONTROL_TIMEOUT_S = 10.0
@@ -29,20 +29,22 @@ class ThroughputResult:
     intervals_bps: list[float] = field(default_factory=list)
 
 
-def icmp_rtt(host: str, count: int, interval_s: float, timeout_s: float = 2.0) -> RttStats | None:
-    """ICMP echo via iputils ping; None when ICMP is not permitted here."""
+def icmp_rtt(host: str, count: int, interval_s: float,
+             timeout_s: float = 2.0) -> tuple[RttStats, list[float]] | None:
+    """ICMP echo via iputils ping: statistics and every sample; None when ICMP is not
+    permitted here."""
     if shutil.which("ping") is None:
         return None
-    proc = subprocess.run(["ping", "-n", "-q", "-c", str(count), "-i", f"{interval_s:g}",
+    proc = subprocess.run(["ping", "-n", "-c", str(count), "-i", f"{interval_s:g}",
                            "-W", f"{timeout_s:g}", host], capture_output=True, text=True,
                           timeout=count * interval_s + timeout_s + 10, check=False)
     if "not permitted" in proc.stderr.lower() or "permission denied" in proc.stderr.lower():
         return None
-    return parse_ping_output(proc.stdout)
+    return parse_ping_output(proc.stdout), parse_ping_samples(proc.stdout)
 
 
 def udp_rtt(host: str, port: int, count: int, interval_s: float,
-            timeout_s: float = 1.0) -> RttStats:
+            timeout_s: float = 1.0) -> tuple[RttStats, list[float]]:
     """RTT against the link-test server's UDP echo."""
     rtts: list[float] = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -60,7 +62,7 @@ def udp_rtt(host: str, port: int, count: int, interval_s: float,
                     rtts.append((time.monotonic() - sent) * 1000.0)
                     break
             time.sleep(max(0.0, interval_s - (time.monotonic() - sent)))
-    return rtt_stats_from_samples(count, rtts)
+    return rtt_stats_from_samples(count, rtts), rtts
 
 
 def _control(host: str, port: int, request: dict[str, Any]) -> tuple[socket.socket, int]:

@@ -69,8 +69,8 @@ def server():
 
 
 def test_udp_echo_rtt_over_loopback(server):
-    stats = udp_rtt("127.0.0.1", server.port, count=5, interval_s=0.02)
-    assert stats.received == 5 and 0 < stats.avg_ms < 100
+    stats, samples = udp_rtt("127.0.0.1", server.port, count=5, interval_s=0.02)
+    assert stats.received == 5 and 0 < stats.avg_ms < 100 and len(samples) == 5
 
 
 def test_tcp_and_udp_throughput_over_loopback(server):

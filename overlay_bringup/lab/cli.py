@@ -17,7 +17,7 @@ from overlay_monitor.console import make_console
 from overlay_monitor.errors import OverlayError
 from overlay_monitor.table import render_table
 
-from .impairments import parse_impairments
+from .impairments import parse_impairments, parse_relays
 from .reachability import ping_matrix
 from .runner import lab_down, lab_status, lab_up, require_state, robot_exec_argv
 from .state import LabState
@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--impair", action="append", default=[], metavar="ROBOT:SETTINGS",
                        help="underlay impairment, e.g. r2:delay=40ms,loss=1%%,rate=10mbit "
                             "(delay is one-way, each direction); repeatable")
+        p.add_argument("--relay", action="append", default=[], metavar="A-B[:delay=…]",
+                       help="robots A and B reach each other only through the lab's relay host "
+                            "(like a DERP-relayed pair), e.g. r1-r2:delay=20ms; repeatable")
+        p.add_argument("--allow-underlay-tests", action="store_true",
+                       help="let ping and the link-test/iperf3 ports (5301-5302, 5201) cross the "
+                            "underlay, to compare it with the overlay")
         return p
 
     up = with_build(with_prefix(sub.add_parser("up", help="build the lab (safe to run twice)")))
@@ -129,7 +135,8 @@ def _print_matrix(state: LabState, console: Console) -> bool:
 
 
 def _demo(args: argparse.Namespace, console: Console) -> int:
-    plan = plan_lab(args.robots, args.prefix, parse_impairments(args.impair))
+    plan = plan_lab(args.robots, args.prefix, parse_impairments(args.impair),
+                    parse_relays(args.relay), args.allow_underlay_tests)
     start = time.monotonic()
     console.print(f"[1/4] building lab {plan.prefix!r}: {len(plan.robots)} robots behind a "
                   "router that passes only WireGuard UDP")
@@ -151,7 +158,8 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
 
 def run_command(args: argparse.Namespace, console: Console) -> int:
     if args.command == "up":
-        plan = plan_lab(args.robots, args.prefix, parse_impairments(args.impair))
+        plan = plan_lab(args.robots, args.prefix, parse_impairments(args.impair),
+                    parse_relays(args.relay), args.allow_underlay_tests)
         result = lab_up(plan)
         if args.json:
             print(json.dumps(lab_status(plan.prefix), indent=2))

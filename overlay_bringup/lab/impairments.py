@@ -102,3 +102,29 @@ def parse_impairments(specs: list[str]) -> dict[str, Impairment]:
                              "put all its settings in one --impair")
         result[robot] = impairment
     return result
+
+
+def parse_relay(spec: str) -> tuple[str, str, float]:
+    """``A-B`` or ``A-B:delay=20ms``: robots A and B reach each other only through the lab's
+    relay host (like a DERP-relayed pair), which adds ``delay`` each way."""
+    pair, _, settings = spec.partition(":")
+    a, dash, b = pair.partition("-")
+    if not dash or not a or not b or a == b:
+        raise InputError(f"relay {spec!r} is not ROBOT-ROBOT[:delay=…] (e.g. r1-r2:delay=20ms)")
+    delay = 0.0
+    if settings:
+        key, eq, value = settings.partition("=")
+        if not eq or key.strip() != "delay":
+            raise InputError(f"relay {spec!r}: only delay=… may follow the pair")
+        delay = _parse_value(spec, "delay", value.strip())
+    return a.strip(), b.strip(), delay
+
+
+def parse_relays(specs: list[str]) -> dict[frozenset[str], float]:
+    relays: dict[frozenset[str], float] = {}
+    for spec in specs:
+        a, b, delay = parse_relay(spec)
+        if frozenset((a, b)) in relays:
+            raise InputError(f"relay {spec!r}: the pair {a}-{b} is given twice")
+        relays[frozenset((a, b))] = delay
+    return relays

@@ -56,11 +56,17 @@ class RelayRoute:
     delay_ms: float
 
 
+#: ports opened on the underlay between robots with ``underlay_tests``: link-test server, iperf3
+UNDERLAY_TEST_PORTS = (5301, 5302, 5201)
+
+
 @dataclass(frozen=True)
 class LabPlan:
     prefix: str
     robots: tuple[RobotPlan, ...]
     relay_routes: tuple[RelayRoute, ...]
+    #: also let ICMP echo and the link-test/iperf3 ports cross the underlay (to compare paths)
+    underlay_tests: bool = False
 
     @property
     def router_namespace(self) -> str:
@@ -98,7 +104,9 @@ def validate_prefix(prefix: str) -> str:
 
 
 def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
-             impairments: dict[str, Impairment] | None = None) -> LabPlan:
+             impairments: dict[str, Impairment] | None = None,
+             relays: dict[frozenset[str], float] | None = None,
+             underlay_tests: bool = False) -> LabPlan:
     """Compute every name, address and relay route of a lab of ``robot_count`` robots."""
     validate_prefix(prefix)
     if not 2 <= robot_count <= MAX_ROBOTS:
@@ -109,6 +117,11 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
     if unknown:
         raise InputError(f"impairment for unknown robot(s) {', '.join(unknown)} "
                          f"(this lab has {names[0]}..{names[-1]})")
+    relays = dict(relays or {})
+    unknown = sorted({r for pair in relays for r in pair} - set(names))
+    if unknown:
+        raise InputError(f"relay for unknown robot(s) {', '.join(unknown)} "
+                         f"(this lab has {names[0]}..{names[-1]})")
     robots = tuple(
         RobotPlan(index=i, name=name, namespace=f"{prefix}-{name}", wg_interface=f"{prefix}wg{i}",
                   overlay_ip=f"100.64.0.{i}",
@@ -117,11 +130,14 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
         for i, name in enumerate(names, start=1))
     routes: list[RelayRoute] = []
     for a, b in combinations(robots, 2):
-        delay = a.impairment.delay_ms + b.impairment.delay_ms
-        if delay > 0:
+        relayed = frozenset((a.name, b.name)) in relays
+        delay = a.impairment.delay_ms + b.impairment.delay_ms + relays.get(
+            frozenset((a.name, b.name)), 0.0)
+        if delay > 0 or relayed:
             routes.append(RelayRoute(port=RELAY_BASE_PORT + len(routes), robot_a=a.name,
                                      robot_b=b.name, delay_ms=delay))
-    return LabPlan(prefix=prefix, robots=robots, relay_routes=tuple(routes))
+    return LabPlan(prefix=prefix, robots=robots, relay_routes=tuple(routes),
+                   underlay_tests=underlay_tests)
 
 
 def _loss_rules(robots: tuple[RobotPlan, ...]) -> list[str]:
@@ -145,6 +161,12 @@ def router_ruleset(plan: LabPlan) -> str:
     relay_ports = ", ".join(str(r.port) for r in plan.relay_routes)
     loss = "\n".join(f"    {rule}" for rule in _loss_rules(plan.robots))
     relay_accept = f"    udp dport {{ {relay_ports} }} accept\n" if relay_ports else ""
+    tests = ""
+    if plan.underlay_tests:
+        ports = ", ".join(str(p) for p in UNDERLAY_TEST_PORTS)
+        tests = (f"    ct state established,related accept\n"
+                 f"    icmp type echo-request accept\n"
+                 f"    meta l4proto {{ tcp, udp }} th dport {{ {ports} }} accept\n")
     return f"""table inet overlay_lab
 delete table inet overlay_lab
 table inet overlay_lab {{
@@ -155,7 +177,7 @@ table inet overlay_lab {{
     type filter hook forward priority filter; policy drop;
     jump underlay_loss
     udp dport {WIREGUARD_PORT} udp sport {WIREGUARD_PORT} accept
-  }}
+{tests}  }}
   chain input {{
     type filter hook input priority filter; policy drop;
     jump underlay_loss

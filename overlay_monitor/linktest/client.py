@@ -92,18 +92,26 @@ def tcp_throughput(host: str, port: int, duration_s: float, streams: int = 1) ->
     control, data_port = _control(host, port, {"test": "tcp", "duration_s": duration_s,
                                                 "streams": streams})
     payload = b"\0" * (1 << 16)
+    failures: list[str] = []
 
     def send() -> None:
-        with socket.create_connection((host, data_port), timeout=CONTROL_TIMEOUT_S) as conn:
-            end = time.monotonic() + duration_s
-            while time.monotonic() < end:
-                conn.sendall(payload)
+        try:
+            with socket.create_connection((host, data_port), timeout=CONTROL_TIMEOUT_S) as conn:
+                end = time.monotonic() + duration_s
+                while time.monotonic() < end:
+                    conn.sendall(payload)
+        except OSError as err:
+            failures.append(f"{host}:{data_port}: {err}")
 
     threads = [threading.Thread(target=send) for _ in range(streams)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(duration_s + CONTROL_TIMEOUT_S)
+    if failures and len(failures) == streams:
+        control.close()
+        raise BackendUnavailable(f"link-test data connection failed ({failures[0]}); the data "
+                                 f"port (control port + 1) must be reachable too")
     reply = _result(control)
     return ThroughputResult(bps=reply["bytes"] * 8 / reply["seconds"], seconds=reply["seconds"],
                             tool="builtin", intervals_bps=list(reply.get("intervals_bps", [])))

@@ -120,6 +120,7 @@ def _per_location(records: list[LinkTestRecord], out: Path) -> str:
         ax.set_xticks(range(len(locations)), locations, rotation=30, ha="right")
         ax.set_title(title)
         ax.grid(alpha=0.3, axis="y")
+        ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 1.0 if ax is loss_ax else 0.0))
     rtt_ax.legend()
     return _save(fig, out, "per_location.png")
 

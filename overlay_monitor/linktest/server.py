@@ -1,7 +1,8 @@
 """The link-test server: TCP and UDP throughput sinks and a UDP echo, one test at a time.
 
-``overlay-linktest serve`` runs it; a second client while a test runs gets
-``{"error": "busy: ..."}`` and nothing else. Every wait is bounded.
+``overlay-linktest serve`` runs it on PORT (TCP control, UDP echo) and PORT+1 (the data of a
+test, TCP or UDP); a second client while a test runs gets ``{"error": "busy: ..."}`` and nothing
+else. Every wait is bounded.
 """
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ ACCEPT_TIMEOUT_S = 5.0
 GRACE_S = 2.0
 
 
-def _tcp_sink(request: dict[str, Any], control: socket.socket, bind: str) -> dict[str, Any]:
-    listener = socket.create_server((bind, 0))
+def _tcp_sink(request: dict[str, Any], control: socket.socket, bind: str,
+              data_port: int) -> dict[str, Any]:
+    listener = socket.create_server((bind, data_port), reuse_port=False)
     listener.settimeout(ACCEPT_TIMEOUT_S)
     control.sendall(encode({"port": listener.getsockname()[1]}))
     streams: list[socket.socket] = []
@@ -64,10 +66,11 @@ def _tcp_sink(request: dict[str, Any], control: socket.socket, bind: str) -> dic
             "intervals_bps": [b * 8 / 0.5 for b in interval_bytes]}
 
 
-def _udp_sink(request: dict[str, Any], control: socket.socket, bind: str) -> dict[str, Any]:
+def _udp_sink(request: dict[str, Any], control: socket.socket, bind: str,
+              data_port: int) -> dict[str, Any]:
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-    sink.bind((bind, 0))
+    sink.bind((bind, data_port))
     sink.settimeout(0.2)
     control.sendall(encode({"port": sink.getsockname()[1]}))
     stats = UdpReceiveStats()
@@ -134,7 +137,8 @@ class LinkTestServer:
                     return
                 try:
                     sink = _tcp_sink if request["test"] == "tcp" else _udp_sink
-                    self.wfile.write(encode(sink(request, self.connection, server.bind)))
+                    self.wfile.write(encode(sink(request, self.connection, server.bind,
+                                                 server.data_port)))
                 finally:
                     server._busy.release()
 
@@ -147,6 +151,9 @@ class LinkTestServer:
         self._control = socketserver.ThreadingTCPServer((bind, port), Control)
         self._control.daemon_threads = True
         self.port = self._control.server_address[1]
+        #: data of a test goes to the next port (fixed, so firewalls can open both);
+        #: a server on an ephemeral port (tests) uses ephemeral data ports
+        self.data_port = self.port + 1 if port else 0
         self._echo = socketserver.ThreadingUDPServer((bind, self.port), Echo)
         self._threads = [threading.Thread(target=s.serve_forever, daemon=True)
                          for s in (self._control, self._echo)]

@@ -35,6 +35,7 @@ setup(
             "overlay-chatter = overlay_bringup.nodes.chatter:main",
             "overlay-linktest = overlay_monitor.linktest.cli:main",
             "overlay_monitor = overlay_monitor.nodes.monitor_node:main",
+            "link_test = overlay_monitor.nodes.link_test_node:main",
         ],
     },
 )

@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from ..errors import OverlayError
+from ..errors import InputError, OverlayError
 from .client import ThroughputResult, icmp_rtt, iperf3_throughput, tcp_throughput, udp_rtt, udp_throughput
 from .dataset import LinkTestRecord
 from .metrics import rtt_increase_pct, throughput_loss_pct
@@ -24,6 +24,21 @@ class LinkTestOptions:
     udp_bitrate_bps: float = 10e6
     tool: str = "auto"          # auto | builtin | iperf3
     location: str = ""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 1 <= self.count <= 1000:
+            problems.append(f"ping count {self.count} is out of range (1..1000)")
+        if not 0.01 <= self.interval_s <= 10:
+            problems.append(f"ping interval {self.interval_s:g} s is out of range (0.01..10)")
+        if not 0.2 <= self.duration_s <= 60:
+            problems.append(f"duration {self.duration_s:g} s is out of range (0.2..60)")
+        if not 1 <= self.streams <= 16:
+            problems.append(f"streams {self.streams} is out of range (1..16)")
+        if self.tool not in ("auto", "builtin", "iperf3"):
+            problems.append(f"tool {self.tool!r} is not auto, builtin or iperf3")
+        if problems:
+            raise InputError("; ".join(problems))
 
 
 def _versions() -> dict[str, str]:

@@ -87,4 +87,4 @@ def test_linktest_cli_run_and_report_over_loopback(tmp_path):
         server.wait(timeout=10)
     bad = subprocess.run([*overlay_cli("overlay-linktest"), "run", "--target", "127.0.0.1",
                           "--count", "0"], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "--count 0" in bad.stderr
+    assert bad.returncode == 2 and "ping count 0 is out of range (1..1000)" in bad.stderr

@@ -154,7 +154,8 @@ class LinkTestServer:
         #: data of a test goes to the next port (fixed, so firewalls can open both);
         #: a server on an ephemeral port (tests) uses ephemeral data ports
         self.data_port = self.port + 1 if port else 0
-        self._echo = socketserver.ThreadingUDPServer((bind, self.port), Echo)
+        # one thread answers every echo: a thread per datagram would add ~1 ms to each RTT
+        self._echo = socketserver.UDPServer((bind, self.port), Echo)
         self._threads = [threading.Thread(target=s.serve_forever, daemon=True)
                          for s in (self._control, self._echo)]
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -20,7 +21,7 @@ from overlay_monitor.table import render_table
 from .impairments import parse_impairments, parse_relays
 from .reachability import ping_matrix
 from .runner import lab_down, lab_status, lab_up, require_state, robot_exec_argv
-from .state import LabState
+from .state import LabState, lab_dir
 from .topology import DEFAULT_PREFIX, plan_lab
 
 EXAMPLES = """examples:
@@ -68,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="the main job: build the lab, prove every robot reaches every other over "
                      "WireGuard, show live per-peer state, tear down")))
     demo.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
+    demo.add_argument("--report", type=Path, default=Path("overlay-demo-report"),
+                      help="where the link-test report goes (default ./overlay-demo-report)")
     return parser
 
 
@@ -99,17 +102,53 @@ def show_monitor_tables(state: LabState, console: Console) -> bool:
     return ok
 
 
+def _link_test_step(state: LabState, console: Console, report: Path) -> bool:
+    """A short link test from the first robot to every other, and its report."""
+    first, *others = state.robots
+    console.print(f"[5/5] link tests from {first.name} over the overlay, and the report")
+    dataset = lab_dir(state.prefix) / "linktest.jsonl"
+    servers = [subprocess.Popen(robot_exec_argv(state, r.name, [
+        sys.executable, "-m", "overlay_monitor.linktest.cli", "serve"]),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for r in others]
+    try:
+        for server in servers:
+            server.stdout.readline()  # type: ignore[union-attr]  # "serving on …"
+        ok = True
+        for robot in others:
+            argv = robot_exec_argv(state, first.name, [
+                sys.executable, "-m", "overlay_monitor.linktest.cli", "run", "--target",
+                robot.overlay_ip, "--location", f"lab {first.name}-{robot.name}", "--duration",
+                "1", "--count", "10", "--interval", "0.05", "--tool", "builtin", "--dataset",
+                str(dataset), "--backend", "wireguard", "--interface", first.interface])
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+            lines = [line for line in result.stdout.splitlines() if line.startswith("overlay")]
+            console.print("      " + (lines[0] if lines else result.stderr.strip()),
+                          highlight=False, soft_wrap=True, markup=False)
+            ok = ok and result.returncode == 0
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
+    if ok:
+        from overlay_monitor.linktest.dataset import load_records
+        from overlay_monitor.linktest.report import write_report
+
+        page = write_report(load_records(dataset), report)
+        console.print(f"      report: {page.resolve()}", highlight=False, soft_wrap=True)
+    return ok
+
+
 def _ros_step(state: LabState, console: Console) -> bool:
     try:
         import rclpy  # noqa: F401
         import std_msgs.msg  # noqa: F401
     except ImportError:
-        console.print("[4/4] skipped: rclpy is not importable here (source tools/env.sh)")
+        console.print("[4/5] skipped: rclpy is not importable here (source tools/env.sh)")
         return True
     from .ros_demo import talker_and_listeners
 
     talker = state.robots[0].name
-    console.print(f"[4/4] ROS 2 over the overlay: talker on {talker}, listeners on the others; "
+    console.print(f"[4/5] ROS 2 over the overlay: talker on {talker}, listeners on the others; "
                   "discovery: Fast DDS initial peers from overlay-discovery (no multicast)")
     results = talker_and_listeners(state)
     for name, result in results.items():
@@ -138,17 +177,18 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     plan = plan_lab(args.robots, args.prefix, parse_impairments(args.impair),
                     parse_relays(args.relay), args.allow_underlay_tests)
     start = time.monotonic()
-    console.print(f"[1/4] building lab {plan.prefix!r}: {len(plan.robots)} robots behind a "
+    console.print(f"[1/5] building lab {plan.prefix!r}: {len(plan.robots)} robots behind a "
                   "router that passes only WireGuard UDP")
     result = lab_up(plan)
     console.print(f"      up in {time.monotonic() - start:.1f} s")
     try:
-        console.print("[2/4] every robot pings every other robot's overlay address")
+        console.print("[2/5] every robot pings every other robot's overlay address")
         ok = _print_matrix(result.state, console)
-        console.print("[3/4] the link monitor inside each robot (overlay-status --backend "
+        console.print("[3/5] the link monitor inside each robot (overlay-status --backend "
                       "wireguard --ping): state, endpoint, RTT, bytes, handshake age")
         ok = show_monitor_tables(result.state, console) and ok
         ok = _ros_step(result.state, console) and ok
+        ok = _link_test_step(result.state, console, args.report) and ok
     finally:
         if not args.keep:
             lab_down(plan.prefix)

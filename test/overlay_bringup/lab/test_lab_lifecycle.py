@@ -101,8 +101,9 @@ def test_lab_impairments_delay_and_loss_reach_the_overlay():
 @pytest.mark.lab
 def test_lab_demo_is_the_main_job(tmp_path):
     lab_preconditions()
-    result = subprocess.run([*overlay_cli("overlay-lab"), "demo", "--prefix", "ovd"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run([*overlay_cli("overlay-lab"), "demo", "--prefix", "ovd", "--report",
+                             str(tmp_path / "report")], capture_output=True, text=True,
+                            timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "6/6 robot pairs reach each other over the overlay: OK" in result.stdout
     # the monitor's table from inside each robot: peers named, direct, with an RTT
@@ -112,5 +113,10 @@ def test_lab_demo_is_the_main_job(tmp_path):
     import re
     assert "[4/4] ROS 2 over the overlay" in result.stdout
     assert len(re.findall(r"r[23]: received [1-9][0-9]* messages", result.stdout)) == 2
+    # a short link test per peer, and its report
+    assert "[5/5] link tests" in result.stdout
+    assert len(re.findall(r"overlay +100\.64\.0\.[23]: RTT [0-9.]+ ms .*TCP [0-9.]+ Mbit/s.*"
+                          r"\[builtin; link direct\]", result.stdout)) == 2
+    assert (tmp_path / "report" / "index.html").exists()
     assert "lab 'ovd' removed" in result.stdout
     assert lab_namespaces("ovd") == []

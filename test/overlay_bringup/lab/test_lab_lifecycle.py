@@ -111,7 +111,7 @@ def test_lab_demo_is_the_main_job(tmp_path):
     assert result.stdout.count("198.18.") >= 6 and " ms " in result.stdout
     # ROS 2 across robots with the generated discovery configuration
     import re
-    assert "[4/4] ROS 2 over the overlay" in result.stdout
+    assert "[4/5] ROS 2 over the overlay" in result.stdout
     assert len(re.findall(r"r[23]: received [1-9][0-9]* messages", result.stdout)) == 2
     # a short link test per peer, and its report
     assert "[5/5] link tests" in result.stdout

@@ -25,6 +25,8 @@ EXAMPLES = """examples:
   overlay-status --ping                            # with one disco ping per peer
   overlay-status --backend wireguard --interface wg0
   overlay-status --from-file status.json --json    # a saved 'tailscale status --json'
+  overlay-status --watch                           # live table (Ctrl-C to stop)
+  overlay-status --watch --from-topic              # live table from the monitor node
 """
 
 
@@ -41,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ping", action="store_true",
                         help="measure each reachable peer's RTT once (disco ping / ICMP echo)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--watch", action="store_true",
+                        help="redraw the table live (colour on a terminal, plain when piped)")
+    parser.add_argument("--from-topic", metavar="TOPIC", nargs="?",
+                        const="/overlay_monitor/status",
+                        help="with --watch: read the monitor node's topic instead of the backend")
+    parser.add_argument("--interval", type=float, default=1.0, help="--watch: seconds per update")
+    parser.add_argument("--count", type=int, default=0,
+                        help="--watch: stop after this many updates (0 = until Ctrl-C)")
     return parser
 
 
@@ -65,6 +75,19 @@ def measure_rtts(backend: OverlayBackend, snapshot: OverlaySnapshot) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.watch:
+        from .watch import snapshots_from_backend, watch
+
+        if not 0.1 <= args.interval <= 3600:
+            raise InputError(f"--interval {args.interval:g} is out of range (0.1..3600 s)")
+        if args.from_topic:
+            from .nodes.status_topic import snapshots_from_topic
+
+            watch(snapshots_from_topic(args.from_topic, args.interval), make_console(), args.count)
+        else:
+            backend = make_backend(args.backend, args.socket, args.interface)
+            watch(snapshots_from_backend(backend, args.interval), make_console(), args.count)
+        return 0
     if args.from_file is not None:
         snapshot = load_status_file(args.from_file)
     else:

@@ -70,7 +70,8 @@ def build_table(snapshot: OverlaySnapshot, now: datetime, title: str = "") -> Ta
     heading = title or f"{self_name}: {snapshot.backend} {snapshot.backend_state}"
     if not snapshot.reachable:
         heading += " (STALE: backend not readable)"
-    table = Table(title=heading, title_justify="left")
+    table = Table(title=heading, title_justify="left",
+                  caption=snapshot.error or None, caption_justify="left")
     for column in COLUMNS:
         table.add_column(column, no_wrap=True)
     for peer, row in zip(sorted(snapshot.peers, key=lambda p: p.hostname),

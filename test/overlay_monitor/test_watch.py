@@ -1,0 +1,52 @@
+"""overlay-status --watch: live updates from the backend (stand-in tailscaled), STALE banner,
+colour on a terminal and none when piped."""
+import io
+import subprocess
+from datetime import datetime, timezone
+
+from rich.console import Console
+
+from overlay_monitor.models import LinkState, OverlaySnapshot, Peer
+from overlay_monitor.watch import watch
+from overlay_testing import overlay_cli
+from standins.fake_tailscaled import FakeTailscaled
+from standins.tailscale_shapes import peer_status, status
+
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+
+
+def _snapshot(state):
+    return OverlaySnapshot("tailscale", "Running", True, Peer(hostname="robot1"),
+                           [Peer(hostname="robot2", overlay_ips=["100.64.0.2"], state=state)])
+
+
+def test_watch_shows_every_update_and_a_stale_banner():
+    out = io.StringIO()
+    shown = watch(iter([_snapshot(LinkState.DIRECT), None, _snapshot(LinkState.DERP)]),
+                  Console(file=out, width=120), count=0, clock=lambda: NOW)
+    text = out.getvalue()
+    assert shown == 3
+    assert text.index("direct") < text.index("STALE") < text.index("derp")
+    assert "\x1b[" not in text  # not a terminal: no colour codes
+
+
+def test_watch_on_a_terminal_uses_colour():
+    out = io.StringIO()
+    console = Console(file=out, width=120, force_terminal=True, color_system="standard")
+    watch(iter([_snapshot(LinkState.OFFLINE)]), console, count=1, clock=lambda: NOW)
+    assert "\x1b[31m" in out.getvalue()  # offline in red
+
+
+def test_watch_cli_follows_the_backend(tmp_path):
+    daemon = FakeTailscaled(tmp_path / "ts.sock", tmp_path / "script.json")
+    daemon.set(status=status(peers=[peer_status("robot2", "100.64.0.2")]))
+    daemon.start()
+    try:
+        result = subprocess.run([*overlay_cli("overlay-status"), "--watch", "--socket",
+                                 daemon.socket_path, "--interval", "0.2", "--count", "3"],
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        daemon.stop()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("robot1: tailscale Running") == 3
+    assert result.stdout.count("robot2") == 3

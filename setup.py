@@ -36,6 +36,7 @@ setup(
             "overlay-linktest = overlay_monitor.linktest.cli:main",
             "overlay_monitor = overlay_monitor.nodes.monitor_node:main",
             "link_test = overlay_monitor.nodes.link_test_node:main",
+            "topology_markers = overlay_monitor.nodes.topology_markers:main",
         ],
     },
 )

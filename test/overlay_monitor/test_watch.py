@@ -50,3 +50,21 @@ def test_watch_cli_follows_the_backend(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("robot1: tailscale Running") == 3
     assert result.stdout.count("robot2") == 3
+
+
+def test_terminal_view_screenshot_renders(tmp_path):
+    """The README's terminal screenshot is this rendering of a status dump (as SVG)."""
+    import os
+
+    from overlay_monitor.status_cli import load_status_file
+    from overlay_monitor.table import build_table
+    from overlay_testing import FIXTURES, REPO
+
+    snapshot = load_status_file(FIXTURES / "tailscale" / "status_1.90_running.json")
+    snapshot.peers[0].rtt_ms = 3.2
+    console = Console(record=True, width=110, file=io.StringIO(), force_terminal=True)
+    console.print(build_table(snapshot, NOW))
+    svg = console.export_svg(title="overlay-status --watch")
+    assert "derp (campus)" in svg.replace("&#160;", " ") and "<svg" in svg
+    if os.environ.get("OVERLAY_UPDATE_SCREENSHOTS"):
+        (REPO / "docs" / "terminal_view.svg").write_text(svg)

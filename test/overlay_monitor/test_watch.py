@@ -65,6 +65,6 @@ def test_terminal_view_screenshot_renders(tmp_path):
     console = Console(record=True, width=110, file=io.StringIO(), force_terminal=True)
     console.print(build_table(snapshot, NOW))
     svg = console.export_svg(title="overlay-status --watch")
-    assert "<svg" in svg and all(word in svg for word in ("robot3", "derp", "campus", "peer-relay"))
+    assert "<svg" in svg and all(word in svg for word in ("robot3", "derp", "campus", "laptop"))
     if os.environ.get("OVERLAY_UPDATE_SCREENSHOTS"):
         (REPO / "docs" / "terminal_view.svg").write_text(svg)

@@ -62,7 +62,7 @@ def test_terminal_view_screenshot_renders(tmp_path):
 
     snapshot = load_status_file(FIXTURES / "tailscale" / "status_1.90_running.json")
     snapshot.peers[0].rtt_ms = 3.2
-    console = Console(record=True, width=110, file=io.StringIO(), force_terminal=True)
+    console = Console(record=True, width=150, file=io.StringIO(), force_terminal=True)
     console.print(build_table(snapshot, NOW))
     svg = console.export_svg(title="overlay-status --watch")
     assert "<svg" in svg and all(word in svg for word in ("robot3", "derp", "campus", "laptop"))

@@ -65,3 +65,16 @@ def test_clean_clone_in_a_workspace_src_builds_both_packages(tmp_path):
     assert (install / "overlay_bringup" / "lib" / "overlay_bringup" / "overlay-lab").exists()
     assert "Summary: 2 packages finished" in result.stdout
     assert Path(install / "overlay_bringup" / "share" / "overlay_bringup" / "package.xml").exists()
+
+
+def test_rqt_plugin_is_registered_and_points_at_a_real_class():
+    import xml.etree.ElementTree as ET
+
+    exports = ET.parse(REPO / "package.xml").getroot().find("export")
+    assert exports.find("rqt_gui").get("plugin") == "${prefix}/plugin.xml"
+    plugin = ET.parse(REPO / "plugin.xml").getroot().find("class")
+    module, _, name = plugin.get("type").rpartition(".")
+    assert plugin.get("base_class_type") == "rqt_gui_py::Plugin"
+    source = (REPO / (module.replace(".", "/") + ".py")).read_text()
+    assert f"class {name}(Plugin)" in source
+    assert "plugin.xml" in (REPO / "setup.py").read_text()

@@ -10,13 +10,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import rclpy
 from overlay_msgs.msg import LinkTestResult, PeerStatus
 from overlay_msgs.srv import RunLinkTest
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import Header
 
@@ -27,6 +26,7 @@ from ..linktest.protocol import DEFAULT_PORT
 from ..linktest.run import LinkTestOptions, measure
 from ..linktest.server import LinkTestServer
 from ..models import LinkState
+from .spin import run_node
 
 STATE_CONSTANTS = {s.value: s.msg_constant for s in LinkState}
 
@@ -113,24 +113,8 @@ class LinkTestNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = LinkTestNode()
-        executor = MultiThreadedExecutor(num_threads=2)
-        executor.add_node(node)
-        executor.spin()
-    except (OverlayError, ParameterException, OSError) as err:
-        rclpy.logging.get_logger("link_test").fatal(f"cannot start: {err}")
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
+    # two threads: the RunLinkTest service (its own callback group) never blocks the rest
+    return run_node("link_test", LinkTestNode, args, lambda: MultiThreadedExecutor(num_threads=2))
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -9,12 +9,9 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from overlay_msgs.msg import LinkEvent, OverlayStatus
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -26,6 +23,7 @@ from ..errors import InputError
 from ..health import HealthThresholds
 from ..monitor import MonitorConfig, MonitorUpdate, OverlayMonitor
 from .convert import MessageCache, event_msg
+from .spin import run_node
 
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      reliability=ReliabilityPolicy.RELIABLE)
@@ -144,23 +142,7 @@ class MonitorNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = MonitorNode()
-        rclpy.spin(node)
-    except (InputError, ParameterException) as err:
-        # e.g. "backend 'x' is not one of …", or a value outside its declared range/type
-        rclpy.logging.get_logger("overlay_monitor").fatal(f"invalid parameter: {err}")
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
+    return run_node("overlay_monitor", MonitorNode, args)
 
 if __name__ == "__main__":
     raise SystemExit(main())

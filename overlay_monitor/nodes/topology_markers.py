@@ -5,18 +5,17 @@ cyan peer relay, blue idle, red offline) labelled with the RTT. Open config/over
 """
 from __future__ import annotations
 
-import rclpy
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point
 from overlay_msgs.msg import OverlayStatus
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
 from ..topology import MarkerSpec, topology_markers
+from .spin import run_node
 from .status_topic import snapshot_from_msg
 
 KINDS = {"sphere": Marker.SPHERE, "text": Marker.TEXT_VIEW_FACING, "line": Marker.LINE_LIST}
@@ -65,19 +64,7 @@ class TopologyMarkers(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = TopologyMarkers()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
+    return run_node("topology_markers", TopologyMarkers, args)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -24,7 +24,8 @@ def test_link_test_service_measures_and_publishes(tmp_path):
     env = dict(os.environ, ROS_DOMAIN_ID=domain, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     dataset = tmp_path / "d.jsonl"
     node = subprocess.Popen([sys.executable, "-m", "overlay_monitor.nodes.link_test_node",
-                             "--ros-args", "-p", "port:=5331", "-p", "tool:=builtin",
+                             "--ros-args", "-p", f"port:={random.randrange(20000, 30000, 2)}",
+                             "-p", "tool:=builtin",
                              "-p", "duration_s:=0.5", "-p", f"dataset:={dataset}"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     saved = {k: os.environ.get(k) for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")}
@@ -68,4 +69,9 @@ def test_link_test_service_measures_and_publishes(tmp_path):
             else:
                 os.environ[key] = value
         node.terminate()
-        node.communicate(timeout=10)
+        try:
+            node.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            node.kill()
+            node.communicate()
+            raise

@@ -130,7 +130,7 @@ def test_monitor_node_rejects_bad_parameters_clearly(ros_env):
         [sys.executable, "-m", "overlay_monitor.nodes.monitor_node", "--ros-args",
          "-p", "poll_period_s:=0.01"], env=ros_env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
-    assert "invalid parameter" in result.stderr and "poll_period_s" in result.stderr
+    assert "cannot start" in result.stderr and "poll_period_s" in result.stderr
     result = subprocess.run(
         [sys.executable, "-m", "overlay_monitor.nodes.monitor_node", "--ros-args",
          "-p", "ping_period_s:=0"], env=ros_env, capture_output=True, text=True, timeout=30)

@@ -79,8 +79,9 @@ def _control(host: str, port: int, request: dict[str, Any]) -> tuple[socket.sock
     return control, int(reply["port"])
 
 
-def _result(control: socket.socket) -> dict[str, Any]:
-    control.settimeout(CONTROL_TIMEOUT_S + 60)
+def _result(control: socket.socket, duration_s: float) -> dict[str, Any]:
+    # the server answers at most GRACE (2 s) + its accept timeout (5 s) after the test's end
+    control.settimeout(duration_s + CONTROL_TIMEOUT_S)
     reply = decode(control.makefile("rb").readline(65536))
     control.close()
     if "error" in reply:
@@ -112,7 +113,7 @@ def tcp_throughput(host: str, port: int, duration_s: float, streams: int = 1) ->
         control.close()
         raise BackendUnavailable(f"link-test data connection failed ({failures[0]}); the data "
                                  f"port (control port + 1) must be reachable too")
-    reply = _result(control)
+    reply = _result(control, duration_s)
     return ThroughputResult(bps=reply["bytes"] * 8 / reply["seconds"], seconds=reply["seconds"],
                             tool="builtin", intervals_bps=list(reply.get("intervals_bps", [])))
 
@@ -134,7 +135,7 @@ def udp_throughput(host: str, port: int, duration_s: float, bitrate_bps: float,
             sock.sendto(UDP_HEADER.pack(sent, time.time()) + padding, (host, data_port))
             sent += 1
     control.sendall(encode({"sent": sent}))
-    reply = _result(control)
+    reply = _result(control, duration_s)
     return ThroughputResult(bps=reply["bytes"] * 8 / max(reply["seconds"], 1e-6),
                             seconds=reply["seconds"], tool="builtin",
                             jitter_ms=reply["jitter_ms"], loss_percent=reply["loss_percent"])

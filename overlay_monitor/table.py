@@ -1,6 +1,6 @@
 """The peer table shown by ``overlay-status``, ``overlay-lab`` and the rqt panel.
 
-``peer_rows`` is pure (strings only); ``render_table`` draws them with rich, which prints plain
+``peer_row`` is pure (strings only); ``render_table`` draws them with rich, which prints plain
 text when the output is not a terminal.
 """
 from __future__ import annotations
@@ -61,10 +61,6 @@ def peer_row(peer: Peer, now: datetime) -> tuple[str, ...]:
             age_text(peer.last_handshake, now))
 
 
-def peer_rows(snapshot: OverlaySnapshot, now: datetime) -> list[tuple[str, ...]]:
-    return [peer_row(p, now) for p in sorted(snapshot.peers, key=lambda p: p.hostname)]
-
-
 def build_table(snapshot: OverlaySnapshot, now: datetime, title: str = "") -> Table:
     self_name = snapshot.self_peer.hostname if snapshot.self_peer else "?"
     heading = title or f"{self_name}: {snapshot.backend} {snapshot.backend_state}"
@@ -74,11 +70,9 @@ def build_table(snapshot: OverlaySnapshot, now: datetime, title: str = "") -> Ta
                   caption=snapshot.error or None, caption_justify="left")
     for column in COLUMNS:
         table.add_column(column, no_wrap=True)
-    for peer, row in zip(sorted(snapshot.peers, key=lambda p: p.hostname),
-                         peer_rows(snapshot, now), strict=True):
-        style = STATE_STYLE[peer.state]
-        cells = [Text(cell) for cell in row]  # Text: a hostname is never read as markup
-        cells[2].stylize(style)
+    for peer in sorted(snapshot.peers, key=lambda p: p.hostname):
+        cells = [Text(cell) for cell in peer_row(peer, now)]  # Text: never read as markup
+        cells[2].stylize(STATE_STYLE[peer.state])
         table.add_row(*cells)
     return table
 

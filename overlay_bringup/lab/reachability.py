@@ -1,12 +1,13 @@
 """Check that every lab robot reaches every other over the overlay (ping inside namespaces)."""
 from __future__ import annotations
 
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from overlay_monitor.ping_stats import RttStats, parse_ping_output
+from overlay_monitor.linktest.client import icmp_rtt
+from overlay_monitor.ping_stats import RttStats
 
+from . import LabError
 from .runner import netns_exec_argv
 from .state import LabState
 
@@ -21,11 +22,10 @@ class PairResult:
 
 def ping_in_namespace(namespace: str, address: str, count: int = 3, interval_s: float = 0.2,
                       wait_s: float = 1.0) -> RttStats:
-    argv = netns_exec_argv(namespace, ["ping", "-n", "-q", "-c", str(count), "-i",
-                                       f"{interval_s:g}", "-W", f"{wait_s:g}", address])
-    timeout = count * interval_s + wait_s + 5
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-    return parse_ping_output(proc.stdout)
+    result = icmp_rtt(address, count, interval_s, wait_s, prefix=netns_exec_argv(namespace, []))
+    if result is None:
+        raise LabError("ping (iputils-ping) is missing or not permitted on this machine")
+    return result[0]
 
 
 def ping_matrix(state: LabState, count: int = 3) -> list[PairResult]:

@@ -233,9 +233,7 @@ def _spec_of(plan: LabPlan) -> tuple[int, list[str]]:
     """Robot count and everything else that makes one lab differ from another."""
     impaired = [f"{r.name}:{r.impairment.describe()}" for r in plan.robots
                 if not r.impairment.is_none]
-    impaired += [f"relay {r.robot_a}-{r.robot_b} ({r.delay_ms:g} ms)" for r in plan.relay_routes
-                 if not any(not x.impairment.is_none and x.impairment.delay_ms
-                            for x in plan.robots if x.name in (r.robot_a, r.robot_b))]
+    impaired += [f"relay {r.robot_a}-{r.robot_b} ({r.delay_ms:g} ms)" for r in plan.relay_routes]
     if plan.underlay_tests:
         impaired.append("underlay tests allowed")
     return len(plan.robots), impaired

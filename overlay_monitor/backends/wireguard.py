@@ -10,8 +10,8 @@ import subprocess
 from datetime import datetime, timezone
 
 from ..errors import BackendUnavailable, InputError
+from ..linktest.client import icmp_rtt
 from ..models import OverlaySnapshot, Peer
-from ..ping_stats import parse_ping_output
 from ..wireguard_dump import WireGuardDump, parse_wg_dump, snapshot_from_dump
 
 DEFAULT_TIMEOUT_S = 2.0
@@ -77,16 +77,13 @@ class WireGuardBackend:
         return read_wireguard_snapshot(self.interface, self.names, self.wg_binary)
 
     def probe_rtt_ms(self, peer: Peer, timeout_s: float = 2.0) -> float:
-        if not peer.overlay_ips or shutil.which("ping") is None:
+        if not peer.overlay_ips:
             return float("nan")
-        wait = max(1, int(timeout_s))
         try:
-            proc = subprocess.run(["ping", "-n", "-q", "-c", "1", "-W", str(wait),
-                                   peer.overlay_ips[0]], capture_output=True, text=True,
-                                  timeout=wait + 2, check=False)
-            return parse_ping_output(proc.stdout).avg_ms
+            result = icmp_rtt(peer.overlay_ips[0], 1, 0.2, max(1.0, timeout_s))
         except (subprocess.TimeoutExpired, InputError):
             return float("nan")
+        return result[0].avg_ms if result is not None else float("nan")
 
     def close(self) -> None:
         """Nothing to release (one subprocess per call)."""

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,13 +30,13 @@ class ThroughputResult:
     intervals_bps: list[float] = field(default_factory=list)
 
 
-def icmp_rtt(host: str, count: int, interval_s: float,
-             timeout_s: float = 2.0) -> tuple[RttStats, list[float]] | None:
+def icmp_rtt(host: str, count: int, interval_s: float, timeout_s: float = 2.0,
+             prefix: Sequence[str] = ()) -> tuple[RttStats, list[float]] | None:
     """ICMP echo via iputils ping: statistics and every sample; None when ICMP is not
-    permitted here."""
+    permitted here. ``prefix`` runs ping through another command (e.g. ``ip netns exec NS``)."""
     if shutil.which("ping") is None:
         return None
-    proc = subprocess.run(["ping", "-n", "-c", str(count), "-i", f"{interval_s:g}",
+    proc = subprocess.run([*prefix, "ping", "-n", "-c", str(count), "-i", f"{interval_s:g}",
                            "-W", f"{timeout_s:g}", host], capture_output=True, text=True,
                           timeout=count * interval_s + timeout_s + 10, check=False)
     if "not permitted" in proc.stderr.lower() or "permission denied" in proc.stderr.lower():

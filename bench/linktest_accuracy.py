@@ -23,7 +23,8 @@ PREFIX = "ova"
 
 CLIENT = """
 import json, sys
-from overlay_monitor.linktest.client import tcp_throughput, udp_rtt, icmp_rtt, iperf3_throughput
+from overlay_monitor.linktest.client import iperf3_throughput, tcp_throughput, udp_rtt
+from overlay_monitor.ping_stats import icmp_rtt
 target, mode = sys.argv[1], sys.argv[2]
 if mode == "tcp":
     b = tcp_throughput(target, 5301, 5.0).bps

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from overlay_monitor.backends import make_backend
+from overlay_monitor.backends.base import DEFAULT_SOCKET
 from overlay_monitor.errors import InputError
 from overlay_monitor.models import OverlaySnapshot
 
@@ -31,7 +32,7 @@ class BringupOptions:
     domain_id: int = 0
     discovery_server: str = ""
     backend: str = "tailscale"
-    socket_path: str = "/var/run/tailscale/tailscaled.sock"
+    socket_path: str = DEFAULT_SOCKET
     interface: str = "tailscale0"
     discovery_dir: str = ""
     ros_distro: str = "jazzy"

@@ -10,8 +10,10 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
+from overlay_monitor.backends.base import DEFAULT_SOCKET
+
 from .bringup import BringupOptions, bring_up, truthy
-from .discovery.model import MODES
+from .discovery.modes import MODE_NAMES
 
 #: name -> (default, description, choices) of every argument the launch files declare
 ARGUMENTS: dict[str, tuple[str, str, list[str] | None]] = {
@@ -22,12 +24,12 @@ ARGUMENTS: dict[str, tuple[str, str, list[str] | None]] = {
     "tags": ("", "ACL tags to advertise, comma-separated (e.g. tag:team-a)", None),
     "ca_file": ("", "the fleet CA certificate, to check the server", None),
     "discovery_mode": ("fastdds-peers", "how ROS finds peers over the overlay (must match the "
-                                        "team's)", list(MODES)),
+                                        "team's)", list(MODE_NAMES)),
     "domain_id": ("0", "ROS_DOMAIN_ID of the team (0..232)", None),
     "discovery_server": ("", "fastdds-server: IP:PORT of the server; ros1: the master's address",
                          None),
     "backend": ("tailscale", "overlay backend", ["tailscale", "wireguard"]),
-    "socket_path": ("/var/run/tailscale/tailscaled.sock", "tailscaled's LocalAPI socket", None),
+    "socket_path": (DEFAULT_SOCKET, "tailscaled's LocalAPI socket", None),
     "interface": ("tailscale0", "overlay interface (tailscale0, or a WireGuard one)", None),
     "discovery_dir": ("", "where to write the discovery files (default "
                           "~/.ros/overlay_bringup/discovery)", None),

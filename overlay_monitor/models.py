@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import operator
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import Enum
 
@@ -58,16 +59,17 @@ class Peer:
         return self.public_key or (self.overlay_ips[0] if self.overlay_ips else self.hostname)
 
 
-def _num(value: float) -> float | None:
-    return None if value != value else value  # NaN never equals itself: make keys comparable
+_PEER_FIELDS = operator.attrgetter(*(f.name for f in fields(Peer)))
 
 
 def peer_fingerprint(peer: Peer) -> tuple[object, ...]:
-    """Everything a view shows of a peer, as a hashable key (caches reuse unchanged results)."""
-    return (peer.hostname, peer.public_key, peer.dns_name, tuple(peer.overlay_ips), peer.os,
-            tuple(peer.tags), peer.online, peer.state, peer.derp_region, peer.endpoint,
-            _num(peer.rtt_ms), peer.rx_bytes, peer.tx_bytes, _num(peer.rx_bytes_per_s),
-            _num(peer.tx_bytes_per_s), peer.last_handshake, peer.last_seen, peer.expired)
+    """Every field of a peer, as a hashable key (caches reuse unchanged results).
+
+    Derived from the dataclass, so a new field is part of it without anyone remembering to add
+    it: lists become tuples, and NaN becomes None (NaN never equals itself).
+    """
+    return tuple(tuple(v) if type(v) is list else (None if v != v else v)
+                 for v in _PEER_FIELDS(peer))
 
 
 @dataclass

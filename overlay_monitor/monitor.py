@@ -13,22 +13,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Protocol
 
+from .backends.base import OverlayBackend
 from .errors import InputError
 from .health import Check, CheckCache, HealthThresholds, stale_checks
 from .models import LinkState, OverlaySnapshot, Peer
 from .tracker import LinkEvent, LinkTracker
-
-
-class OverlayBackend(Protocol):
-    name: str
-
-    def snapshot(self) -> OverlaySnapshot: ...
-
-    def probe_rtt_ms(self, peer: Peer, timeout_s: float = ...) -> float: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -119,7 +109,7 @@ class OverlayMonitor:
         self._wallclock = wallclock
         self._tracker = LinkTracker(
             rtt_max_age_s=max(30.0, 3 * config.ping_period_s),
-            failed_probe_means_offline=getattr(backend, "probe_decides_reachability", False))
+            failed_probe_means_offline=backend.probe_decides_reachability)
         self._scheduler = PingScheduler(config.ping_period_s, config.max_pings_in_flight)
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=config.max_pings_in_flight,
@@ -166,7 +156,7 @@ class OverlayMonitor:
 
     def _schedule_pings(self, peers: list[Peer], now_s: float) -> None:
         # an offline peer is probed only where the probe is what decides reachability
-        probe_all = getattr(self.backend, "probe_decides_reachability", False)
+        probe_all = self.backend.probe_decides_reachability
         candidates = {p.key: p for p in peers if p.overlay_ips
                       and (probe_all or p.state is not LinkState.OFFLINE)}
         with self._lock:

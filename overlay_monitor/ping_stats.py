@@ -1,11 +1,16 @@
-"""Round-trip statistics, and parsing of iputils ``ping`` output into them. Pure.
+"""Round-trip statistics, parsing of iputils ``ping`` output into them, and the one place that
+runs ``ping`` (``icmp_rtt``: the lab, the WireGuard probe and the link tests all use it).
 
 Like icmplib's Host result: min/avg/max/mdev and loss; an unknown RTT is NaN, never 0.
+Everything but ``icmp_rtt`` is pure.
 """
 from __future__ import annotations
 
 import math
 import re
+import shutil
+import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import InputError
@@ -66,3 +71,17 @@ def parse_ping_output(text: str) -> RttStats:
     return RttStats(sent=sent, received=received, min_ms=float(rtt["min"]),
                     avg_ms=float(rtt["avg"]), max_ms=float(rtt["max"]),
                     mdev_ms=float(rtt["mdev"]))
+
+
+def icmp_rtt(host: str, count: int, interval_s: float, timeout_s: float = 2.0,
+             prefix: Sequence[str] = ()) -> tuple[RttStats, list[float]] | None:
+    """ICMP echo via iputils ping: statistics and every sample; None when ICMP is not
+    permitted here. ``prefix`` runs ping through another command (e.g. ``ip netns exec NS``)."""
+    if shutil.which("ping") is None:
+        return None
+    proc = subprocess.run([*prefix, "ping", "-n", "-c", str(count), "-i", f"{interval_s:g}",
+                           "-W", f"{timeout_s:g}", host], capture_output=True, text=True,
+                          timeout=count * interval_s + timeout_s + 10, check=False)
+    if "not permitted" in proc.stderr.lower() or "permission denied" in proc.stderr.lower():
+        return None
+    return parse_ping_output(proc.stdout), parse_ping_samples(proc.stdout)

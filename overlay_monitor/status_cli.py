@@ -10,13 +10,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .backends import BACKENDS, make_backend
-from .backends.tailscale import DEFAULT_SOCKET
+from .backends.base import DEFAULT_SOCKET, OverlayBackend
 from .cli_support import run_cli
 from .console import make_console
 from .errors import InputError
 from .export import snapshot_to_json
 from .models import LinkState, OverlaySnapshot
-from .monitor import OverlayBackend
 from .table import render_table
 from .tailscale_status import snapshot_from_status
 

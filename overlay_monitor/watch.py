@@ -15,8 +15,9 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
+from .backends.base import OverlayBackend
 from .models import OverlaySnapshot
-from .monitor import MonitorConfig, OverlayBackend, OverlayMonitor
+from .monitor import MonitorConfig, OverlayMonitor
 from .table import build_table
 
 

@@ -104,8 +104,13 @@ def _ips(allowed_ips: tuple[str, ...]) -> list[str]:
 
 
 def snapshot_from_dump(dump: WireGuardDump, now: datetime,
-                       names: dict[str, str] | None = None) -> OverlaySnapshot:
-    """Turn a dump into a snapshot; ``names`` maps public keys (or overlay IPs) to hostnames."""
+                       names: dict[str, str] | None = None, self_ips: tuple[str, ...] = (),
+                       self_name: str = "") -> OverlaySnapshot:
+    """Turn a dump into a snapshot; ``names`` maps public keys (or overlay IPs) to hostnames.
+
+    ``self_ips`` are the interface's own addresses (a dump does not carry them); the local
+    member is named from ``names`` (its key or address), else ``self_name``, else the interface.
+    """
     names = names or {}
     peers = []
     for wg_peer in dump.peers:
@@ -119,7 +124,9 @@ def snapshot_from_dump(dump: WireGuardDump, now: datetime,
             endpoint=wg_peer.endpoint if state is LinkState.DIRECT else "",
             rx_bytes=wg_peer.rx_bytes, tx_bytes=wg_peer.tx_bytes,
             last_handshake=wg_peer.latest_handshake))
-    self_peer = Peer(hostname=names.get(dump.public_key, dump.interface),
-                     public_key=dump.public_key, online=True, state=LinkState.DIRECT)
+    own_name = names.get(dump.public_key) or next(
+        (names[ip] for ip in self_ips if ip in names), self_name or dump.interface)
+    self_peer = Peer(hostname=own_name, public_key=dump.public_key, overlay_ips=list(self_ips),
+                     online=True, state=LinkState.DIRECT)
     return OverlaySnapshot(backend="wireguard", backend_state="Running", reachable=True,
                            self_peer=self_peer, peers=peers, taken_at=now)

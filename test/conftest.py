@@ -5,17 +5,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from overlay_testing import lab_preconditions
+from overlay_testing import lab_preconditions, lab_prefix
 
 
 @pytest.fixture(scope="session")
 def lab3() -> Iterator["object"]:
-    """A 3-robot lab (prefix 'ovt') shared by the lab tests; removed afterwards."""
+    """A 3-robot lab (prefix 'ovt' + this run's tag) shared by the lab tests; removed afterwards."""
     lab_preconditions()
     from overlay_bringup.lab.runner import lab_down, lab_up
     from overlay_bringup.lab.topology import plan_lab
 
-    plan = plan_lab(3, "ovt")
+    plan = plan_lab(3, lab_prefix("ovt"))
     result = lab_up(plan)
     yield result.state
-    lab_down("ovt")
+    lab_down(plan.prefix)

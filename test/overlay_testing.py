@@ -17,6 +17,38 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_API_KEY = "hskey-api-TESTONLY0123456789abcdef"
 
 
+#: distinguishes this test run's labs from another run's on the same machine (two suites at once)
+RUN_TAG = os.environ.get("OVERLAY_TEST_TAG") or f"{os.getpid() % 0x10000:04x}"
+
+
+def lab_prefix(base: str) -> str:
+    """A lab prefix unique to this run: ``base`` (2-3 letters) plus the run tag."""
+    return f"{base}{RUN_TAG}"[:8]
+
+
+def free_port_pair(host: str = "127.0.0.1") -> int:
+    """A port P where P and P+1 are free for TCP and UDP (the link-test server uses both)."""
+    import random
+    import socket
+
+    for _ in range(200):
+        port = random.randrange(20000, 60000, 2)
+        sockets = []
+        try:
+            for candidate in (port, port + 1):
+                for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                    s = socket.socket(socket.AF_INET, kind)
+                    sockets.append(s)
+                    s.bind((host, candidate))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free port pair found in 200 tries")
+
+
 def skip_or_fail(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI must run this test, but: {reason}")

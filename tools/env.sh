@@ -13,4 +13,9 @@ source "$_ovl_repo/install/setup.bash"
 export AMENT_PREFIX_PATH="$AMENT_PREFIX_PATH:$_ovl_venv"
 export PATH="$_ovl_repo/install/overlay_bringup/lib/overlay_bringup:$PATH"
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
+# the real tailscale, tailscaled, derper and headscale, when tools/build_components.sh built them
+if [ -d "$_ovl_repo/.components/bin" ]; then
+  export OVERLAY_COMPONENTS_BIN="$_ovl_repo/.components/bin"
+  export PATH="$OVERLAY_COMPONENTS_BIN:$PATH"
+fi
 unset _ovl_repo _ovl_venv

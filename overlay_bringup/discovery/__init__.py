@@ -4,6 +4,8 @@
 ``generate(request)`` returns a :class:`DiscoveryConfig`; ``write_config`` (in ``files``) puts
 it on disk atomically with an ``env`` file of ``KEY=VALUE`` lines.
 """
-from .model import MODES, DiscoveryConfig, DiscoveryRequest, generate
+from .model import DiscoveryConfig, DiscoveryRequest
+from .modes import MODE_NAMES, MODES, ModeSpec, generate, mode_spec
 
-__all__ = ["MODES", "DiscoveryConfig", "DiscoveryRequest", "generate"]
+__all__ = ["MODES", "MODE_NAMES", "DiscoveryConfig", "DiscoveryRequest", "ModeSpec", "generate",
+           "mode_spec"]

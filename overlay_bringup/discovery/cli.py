@@ -8,13 +8,14 @@ import time
 from pathlib import Path
 
 from overlay_monitor.backends import BACKENDS, make_backend
-from overlay_monitor.backends.tailscale import DEFAULT_SOCKET
+from overlay_monitor.backends.base import DEFAULT_SOCKET
 from overlay_monitor.cli_support import run_cli
 from overlay_monitor.errors import InputError, OverlayError
 
 from .files import DEFAULT_DIR, write_config
 from .live import peer_addresses, self_address
-from .model import MODES, DiscoveryRequest, generate
+from .model import DiscoveryRequest
+from .modes import MODE_NAMES, generate, mode_spec
 
 EXAMPLES = f"""examples:
   overlay-discovery generate --mode fastdds-peers --out ~/.ros/overlay_bringup/discovery
@@ -34,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, help_text in (("generate", "write the files and env for one mode"),
                             ("watch", "regenerate whenever the live peer list changes")):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--mode", required=True, choices=MODES)
+        p.add_argument("--mode", required=True, choices=MODE_NAMES)
         p.add_argument("--self", dest="self_ip", default="", help="own overlay address")
         p.add_argument("--peers", default=None,
                        help="comma-separated overlay addresses; default: the live peer list")
@@ -62,8 +63,9 @@ def _request(args: argparse.Namespace) -> DiscoveryRequest:
     peers: tuple[str, ...] = ()
     if args.peers is not None:
         peers = tuple(p.strip() for p in args.peers.split(",") if p.strip())
-    needs_live = args.peers is None and args.mode not in ("fastdds-server", "ros1")
-    if needs_live or (not self_ip and args.mode in ("fastdds-peers", "cyclone", "ros1")):
+    spec = mode_spec(args.mode)
+    needs_live = args.peers is None and spec.needs_peers
+    if needs_live or (not self_ip and spec.needs_self):
         backend = make_backend(args.backend, args.socket, args.interface)
         try:
             snapshot = backend.snapshot()

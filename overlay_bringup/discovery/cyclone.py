@@ -27,7 +27,7 @@ def cyclone_config(request: DiscoveryRequest) -> DiscoveryConfig:
     ET.SubElement(discovery, "MaxAutoParticipantIndex").text = "32"
     peers = ET.SubElement(discovery, "Peers")
     for address in request.other_peers() + (request.self_ip,):
-        ET.SubElement(peers, "Peer", address=address)
+        ET.SubElement(peers, "Peer", Address=address)
     ET.indent(root)
     text = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
     config = DiscoveryConfig(mode=request.mode, files={CONFIG_FILE: text})

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from overlay_monitor.backends.tailscale import DEFAULT_SOCKET
+from overlay_monitor.backends.base import DEFAULT_SOCKET
 from overlay_monitor.cli_support import run_cli
 
 from .plan import JoinRequest

@@ -46,6 +46,8 @@ class JoinRequest:
     login_server: str
     auth_key_file: str
     hostname: str
+    #: the tags this node must end up with. They come from the pre-auth key (headscale 0.29
+    #: refuses --advertise-tags with a key); joining checks them afterwards.
     tags: tuple[str, ...] = ()
     accept_dns: bool = True
     timeout_s: float = 60.0
@@ -58,8 +60,7 @@ def _same_url(a: str, b: str) -> bool:
 def decide(request: JoinRequest, backend_state: str, prefs: dict[str, Any]) -> Action:
     configured = str(prefs.get("ControlURL") or "")
     same = (_same_url(configured, request.login_server)
-            and prefs.get("Hostname") == request.hostname
-            and sorted(prefs.get("AdvertiseTags") or []) == sorted(request.tags))
+            and prefs.get("Hostname") == request.hostname)
     if backend_state == "Running" and same:
         return Action.NOTHING
     if configured and not same:
@@ -69,14 +70,16 @@ def decide(request: JoinRequest, backend_state: str, prefs: dict[str, Any]) -> A
 
 def up_argv(request: JoinRequest, action: Action, tailscale: str = "tailscale",
             socket: str = "") -> list[str]:
-    """The ``tailscale up`` command line. The key is passed as ``file:PATH``, never itself."""
+    """The ``tailscale up`` command line. The key is passed as ``file:PATH``, never itself.
+
+    No ``--advertise-tags``: a tagged pre-auth key gives the node its tags, and headscale 0.29.2
+    rejects any requested tag on a registration with a key ("requested tags [...] are invalid or
+    not permitted")."""
     argv = [tailscale] + (["--socket", socket] if socket else []) + [
         "up", "--login-server", request.login_server,
         "--auth-key", f"file:{request.auth_key_file}", "--hostname", request.hostname,
         f"--accept-dns={'true' if request.accept_dns else 'false'}",
         f"--timeout={int(request.timeout_s)}s"]
-    if request.tags:
-        argv += ["--advertise-tags", ",".join(request.tags)]
     if action is Action.UP_RESET:
         argv.append("--reset")
     return argv
@@ -112,6 +115,15 @@ def classify_failure(stderr: str, secret: str = "") -> JoinError:
         return JoinError("tailscale refused to change its settings without --reset "
                          "(tailscale said: requires mentioning all non-default flags)")
     return JoinError(f"tailscale up failed: {last[:300] or 'no message'}")
+
+
+def tag_mismatch(request: JoinRequest, actual: list[str]) -> str:
+    """Why the joined node's tags are not the requested ones ('' when they are)."""
+    if not request.tags or sorted(actual) == sorted(request.tags):
+        return ""
+    return (f"joined, but this node's tags are {', '.join(sorted(actual)) or 'none'} instead of "
+            f"{', '.join(sorted(request.tags))}: the auth key belongs to another team (or has "
+            "no tags); use the team's key from its enrolment bundle")
 
 
 def validate(request: JoinRequest) -> list[str]:

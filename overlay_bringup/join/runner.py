@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from overlay_monitor.backends.base import DEFAULT_SOCKET
 from overlay_monitor.backends.tailscale import LocalAPIClient
 from overlay_monitor.errors import BackendUnavailable, InputError
 from overlay_monitor.export import snapshot_to_json
@@ -29,6 +30,7 @@ from .plan import (
     WaitingForApproval,
     classify_failure,
     decide,
+    tag_mismatch,
     up_argv,
     validate,
 )
@@ -103,7 +105,7 @@ def join(request: JoinRequest, socket_path: str, tailscale: str = "tailscale",
             return JoinResult(action, snapshot)
         if check_server_first:
             check_server(request.login_server, ca_file)
-        socket_arg = socket_path if socket_path != "/var/run/tailscale/tailscaled.sock" else ""
+        socket_arg = socket_path if socket_path != DEFAULT_SOCKET else ""
         argv = up_argv(request, action, tailscale, socket_arg)
         try:
             proc = subprocess.run(argv, capture_output=True, text=True,
@@ -115,7 +117,10 @@ def join(request: JoinRequest, socket_path: str, tailscale: str = "tailscale",
         deadline = time.monotonic() + request.timeout_s
         while True:
             snapshot = client.snapshot()
-            if snapshot.backend_state == "Running":
+            if snapshot.backend_state == "Running" and snapshot.self_peer is not None:
+                mismatch = tag_mismatch(request, snapshot.self_peer.tags)
+                if mismatch:
+                    raise JoinError(mismatch)
                 return JoinResult(action, snapshot)
             if snapshot.backend_state == "NeedsMachineAuth":
                 raise WaitingForApproval("the server wants an administrator to approve this "

@@ -20,13 +20,16 @@ from overlay_monitor.table import render_table
 
 from .impairments import parse_impairments, parse_relays
 from .reachability import ping_matrix
-from .runner import lab_down, lab_status, lab_up, require_state, robot_exec_argv
+from .runner import lab_down, lab_status, lab_up, require_state, robot_exec_argv, switch_campus
 from .state import LabState, lab_dir
-from .topology import DEFAULT_PREFIX, plan_lab
+from .topology import CAMPUS_MODES, DEFAULT_PREFIX, OVERLAYS, LabPlan, plan_lab
 
 EXAMPLES = """examples:
   sudo overlay-lab demo                        # build 3 robots, prove the mesh, tear down
   sudo overlay-lab up --robots 3 --impair r2:delay=40ms,loss=1%
+  sudo overlay-lab up --overlay tailscale --campus restrictive   # real headscale + tailscaled
+  sudo overlay-lab campus open                                   # let UDP between robots through
+  sudo overlay-lab exec r1 -- tailscale status
   sudo overlay-lab status --json
   sudo overlay-lab exec r1 -- ping -c 3 100.64.0.2
   sudo overlay-lab down
@@ -55,6 +58,17 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--allow-underlay-tests", action="store_true",
                        help="let ping and the link-test/iperf3 ports (5301-5302, 5201) cross the "
                             "underlay, to compare it with the overlay")
+        p.add_argument("--overlay", choices=OVERLAYS, default="wireguard",
+                       help="wireguard: wireguard-go mesh (fast, no Go needed); tailscale: the "
+                            "real headscale (+DERP, STUN) and a tailscaled per robot "
+                            "(tools/build_components.sh builds them). Default wireguard")
+        p.add_argument("--campus", choices=CAMPUS_MODES, default="restrictive",
+                       help="tailscale overlay: open lets UDP between robots through (direct "
+                            "paths); restrictive passes only the server's HTTPS and STUN, so "
+                            "every pair is DERP-relayed (default)")
+        p.add_argument("--no-join", action="store_true",
+                       help="tailscale overlay: start tailscaled but do not join (robot.launch.py "
+                            "joins)")
         return p
 
     up = with_build(with_prefix(sub.add_parser("up", help="build the lab (safe to run twice)")))
@@ -65,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("robot", help="robot name, e.g. r1")
     ex.add_argument("argv", nargs="*", metavar="-- COMMAND", help="the command and its arguments, after --")
     with_prefix(sub.add_parser("down", help="remove everything the lab made (also after a crash)"))
+    campus = with_prefix(sub.add_parser(
+        "campus", help="switch a running tailscale lab's campus network: open or restrictive"))
+    campus.add_argument("mode", choices=CAMPUS_MODES)
     demo = with_build(with_prefix(sub.add_parser(
         "demo", help="the main job: build the lab, prove every robot reaches every other over "
                      "WireGuard, show live per-peer state, tear down")))
@@ -174,8 +191,7 @@ def _print_matrix(state: LabState, console: Console) -> bool:
 
 
 def _demo(args: argparse.Namespace, console: Console) -> int:
-    plan = plan_lab(args.robots, args.prefix, parse_impairments(args.impair),
-                    parse_relays(args.relay), args.allow_underlay_tests)
+    plan = _plan(args)
     start = time.monotonic()
     console.print(f"[1/5] building lab {plan.prefix!r}: {len(plan.robots)} robots behind a "
                   "router that passes only WireGuard UDP")
@@ -196,17 +212,32 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     return 0 if ok else 1
 
 
+def _plan(args: argparse.Namespace) -> LabPlan:
+    return plan_lab(args.robots, args.prefix, parse_impairments(args.impair),
+                    parse_relays(args.relay), args.allow_underlay_tests, args.overlay,
+                    args.campus)
+
+
 def run_command(args: argparse.Namespace, console: Console) -> int:
     if args.command == "up":
-        plan = plan_lab(args.robots, args.prefix, parse_impairments(args.impair),
-                    parse_relays(args.relay), args.allow_underlay_tests)
-        result = lab_up(plan)
+        plan = _plan(args)
+        result = lab_up(plan, join=not args.no_join)
         if args.json:
             print(json.dumps(lab_status(plan.prefix), indent=2))
         else:
             verb = "already up" if result.already_up else "up"
-            console.print(f"lab {plan.prefix!r} {verb}: " + ", ".join(
-                f"{r.name}={r.overlay_ip}" for r in result.state.robots))
+            console.print(f"lab {plan.prefix!r} {verb} ({plan.overlay} overlay"
+                          + (f", {plan.campus} campus" if plan.overlay == "tailscale" else "")
+                          + "): " + ", ".join(f"{r.name}={r.overlay_ip or 'not joined'}"
+                                              for r in result.state.robots), highlight=False)
+            if result.join_times_s:
+                console.print("joined with overlay-join in " + ", ".join(
+                    f"{name} {t:.1f} s" for name, t in result.join_times_s.items()),
+                    highlight=False)
+        return 0
+    if args.command == "campus":
+        state = switch_campus(args.prefix, args.mode)
+        console.print(f"lab {args.prefix!r}: campus {state.campus}")
         return 0
     if args.command == "status":
         status = lab_status(args.prefix)

@@ -4,8 +4,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from overlay_monitor.linktest.client import icmp_rtt
-from overlay_monitor.ping_stats import RttStats
+from overlay_monitor.ping_stats import RttStats, icmp_rtt
 
 from . import LabError
 from .runner import netns_exec_argv

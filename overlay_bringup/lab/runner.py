@@ -23,7 +23,8 @@ import psutil
 from overlay_monitor.errors import CommandFailed
 from overlay_monitor.files import write_atomic, write_secret
 
-from . import LabError
+from ..components import require_components
+from . import LabError, tailscale_lab
 from .state import LabState, RobotState, lab_dir, load_state, save_state
 from .topology import (
     OVERLAY_MTU,
@@ -31,6 +32,7 @@ from .topology import (
     WIREGUARD_PORT,
     LabPlan,
     RobotPlan,
+    campus_chain_rules,
     relay_config,
     router_ruleset,
 )
@@ -124,15 +126,21 @@ def _make_router(plan: LabPlan) -> None:
     run(["ip", "netns", "exec", rt, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
 
 
-def _make_robot_underlay(plan: LabPlan, robot: RobotPlan) -> None:
+def _make_robot_underlay(plan: LabPlan, robot: RobotPlan, fqdn: str = "") -> None:
     ns, rt = robot.namespace, plan.router_namespace
     etc = NETNS_ETC_DIR / ns
     etc.mkdir(parents=True, exist_ok=True)
     # Fast DDS 3.x identifies hosts by machine-id; real robots have distinct ones.
     write_atomic(etc / "machine-id", uuid.uuid4().hex + "\n")
-    hosts = "127.0.0.1 localhost\n" + "".join(
-        f"{r.overlay_ip} {r.name} {r.name}.{plan.prefix}.lab\n" for r in plan.robots)
-    write_atomic(etc / "hosts", hosts)
+    if plan.overlay == "tailscale":
+        # the server's name; robot names are added once Headscale has given them addresses.
+        # No name server: nothing is looked up outside the lab.
+        write_atomic(etc / "hosts", tailscale_lab.hosts_text(fqdn))
+        write_atomic(etc / "resolv.conf", "nameserver 127.0.0.1\n")
+    else:
+        hosts = "127.0.0.1 localhost\n" + "".join(
+            f"{r.overlay_ip} {r.name} {r.name}.{plan.prefix}.lab\n" for r in plan.robots)
+        write_atomic(etc / "hosts", hosts)
     run(["ip", "netns", "add", ns])
     run(["ip", "-n", ns, "link", "set", "lo", "up"])
     run(["ip", "-n", rt, "link", "add", robot.router_veth, "type", "veth", "peer", "name",
@@ -142,8 +150,10 @@ def _make_robot_underlay(plan: LabPlan, robot: RobotPlan) -> None:
     run(["ip", "-n", ns, "address", "add", f"{robot.underlay_ip}/24", "dev", "eth0"])
     run(["ip", "-n", ns, "link", "set", "eth0", "up"])
     run(["ip", "-n", ns, "route", "add", "default", "via", robot.router_ip])
-    run(["ip", "-n", ns, "route", "add", "unreachable", OVERLAY_NETWORK, "metric",
-         str(GUARD_ROUTE_METRIC)])
+    if plan.overlay == "wireguard":
+        # a tailscale robot gets its guard route from overlay-join, as a real robot does
+        run(["ip", "-n", ns, "route", "add", "unreachable", OVERLAY_NETWORK, "metric",
+             str(GUARD_ROUTE_METRIC)])
     rate = robot.impairment.rate_kbit
     if rate:
         for where, dev in ((rt, robot.router_veth), (ns, "eth0")):
@@ -236,6 +246,8 @@ def _spec_of(plan: LabPlan) -> tuple[int, list[str]]:
     impaired += [f"relay {r.robot_a}-{r.robot_b} ({r.delay_ms:g} ms)" for r in plan.relay_routes]
     if plan.underlay_tests:
         impaired.append("underlay tests allowed")
+    if plan.overlay != "wireguard":
+        impaired.append(f"overlay {plan.overlay}")
     return len(plan.robots), impaired
 
 
@@ -244,10 +256,54 @@ class UpResult:
     state: LabState
     already_up: bool
     cleaned: list[str] = field(default_factory=list)
+    join_times_s: dict[str, float] = field(default_factory=dict)
 
 
-def lab_up(plan: LabPlan) -> UpResult:
-    """Build the lab; safe to call twice. A half-built lab from a crash is removed first."""
+def _tailscale_up(plan: LabPlan, state: LabState, join: bool) -> dict[str, float]:
+    """Server namespace with headscale, robots with tailscaled; join them unless told not to."""
+    require_components("headscale", "tailscaled", "tailscale")
+    fqdn = tailscale_lab.lab_inventory(plan)["server"]["fqdn"]
+    _make_router(plan)
+    tailscale_lab.make_server_namespace(plan, run, NETNS_ETC_DIR, fqdn)
+    for robot in plan.robots:
+        _make_robot_underlay(plan, robot, fqdn)
+    run(["ip", "netns", "exec", plan.router_namespace, "nft", "-f", "-"],
+        stdin=router_ruleset(plan))
+    state.campus = plan.campus
+    state.server_namespace = plan.server_namespace
+    save_state(state)
+    server = tailscale_lab.start_server(plan, run, _start_detached)
+    state.server_pid, state.server_url = server.pid, server.url
+    save_state(state)
+    for robot in plan.robots:
+        pid = tailscale_lab.start_tailscaled(plan, robot, server, _start_detached)
+        state.robots.append(tailscale_lab.robot_state(robot, pid))
+        save_state(state)
+    times: dict[str, float] = {}
+    if join:
+        times = tailscale_lab.join_all(state, server, robot_exec_argv)
+        tailscale_lab.update_hosts(state, NETNS_ETC_DIR)
+        save_state(state)
+    return times
+
+
+def switch_campus(prefix: str, campus: str) -> LabState:
+    """Open or close a running tailscale lab's campus (only its campus chain changes)."""
+    state = require_state(prefix)
+    if state.overlay != "tailscale":
+        raise LabError(f"lab {prefix!r} runs the {state.overlay} overlay: campus modes are for "
+                       "'overlay-lab up --overlay tailscale'")
+    run(["ip", "netns", "exec", state.router_namespace, "nft", "-f", "-"],
+        stdin=campus_chain_rules(campus))
+    state.campus = campus
+    save_state(state)
+    return state
+
+
+def lab_up(plan: LabPlan, join: bool = True) -> UpResult:
+    """Build the lab; safe to call twice. A half-built lab from a crash is removed first.
+    ``join`` (tailscale overlay): join every robot with overlay-join; without it the robots'
+    tailscaled wait for a login (robot.launch.py's job)."""
     require_root_and_tools(("tc",) if any(r.impairment.rate_kbit for r in plan.robots) else ())
     count, impaired = _spec_of(plan)
     existing = load_state(plan.prefix)
@@ -266,7 +322,15 @@ def lab_up(plan: LabPlan) -> UpResult:
     (directory / "keys").chmod(0o700)
     state = LabState(prefix=plan.prefix, robot_count=count, impairments=impaired,
                      router_namespace=plan.router_namespace,
-                     created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                     created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     overlay=plan.overlay)
+    if plan.overlay == "tailscale":
+        try:
+            times = _tailscale_up(plan, state, join)
+        except BaseException:
+            lab_down(plan.prefix)
+            raise
+        return UpResult(state=state, already_up=False, cleaned=cleaned, join_times_s=times)
     try:
         _make_router(plan)
         for robot in plan.robots:
@@ -289,7 +353,8 @@ def lab_up(plan: LabPlan) -> UpResult:
 
 
 def _processes_alive(state: LabState) -> bool:
-    pids = [r.wireguard_go_pid for r in state.robots] + ([state.relay_pid] if state.relay_pid else [])
+    pids = [r.tailscaled_pid or r.wireguard_go_pid for r in state.robots]
+    pids += [pid for pid in (state.relay_pid, state.server_pid) if pid]
     return all(psutil.pid_exists(pid) for pid in pids)
 
 
@@ -334,7 +399,8 @@ def lab_down(prefix: str) -> DownResult:
     for ns in namespaces:
         pids |= _pids_in(ns)
     if state is not None:
-        for pid in [r.wireguard_go_pid for r in state.robots] + [state.relay_pid]:
+        lab_pids = [r.wireguard_go_pid or r.tailscaled_pid for r in state.robots]
+        for pid in lab_pids + [state.relay_pid, state.server_pid]:
             if pid and _is_lab_process(pid, prefix):
                 pids.add(pid)
     _terminate(pids)
@@ -362,7 +428,8 @@ def _is_lab_process(pid: int, prefix: str) -> bool:
         cmdline = " ".join(psutil.Process(pid).cmdline())
     except psutil.Error:
         return False
-    return f"{prefix}wg" in cmdline or "overlay_bringup.lab.udp_relay" in cmdline
+    return (f"{prefix}wg" in cmdline or "overlay_bringup.lab.udp_relay" in cmdline
+            or str(lab_dir(prefix)) in cmdline)
 
 
 def require_state(prefix: str) -> LabState:
@@ -373,11 +440,19 @@ def require_state(prefix: str) -> LabState:
 
 
 def robot_exec_argv(state: LabState, robot: str, argv: list[str]) -> list[str]:
-    """argv that runs ``argv`` inside ``robot`` with the robot's private /dev/shm."""
+    """argv that runs ``argv`` inside ``robot`` with the robot's private /dev/shm; in a
+    tailscale lab also with its own tailscaled socket folder at the default path, its own
+    /var/lib/overlay_bringup and its own HOME."""
     if not argv:
         raise LabError("nothing to run: give a command after '--'")
     target = state.robot(robot)
-    return netns_exec_argv(target.namespace, argv, shm_dir(state.prefix, target.name))
+    if state.overlay != "tailscale":
+        return netns_exec_argv(target.namespace, argv, shm_dir(state.prefix, target.name))
+    binds = [(shm_dir(state.prefix, target.name), "/dev/shm"),
+             *tailscale_lab.robot_binds(state.prefix, target.name)]
+    env = [f"{k}={v}" for k, v in tailscale_lab.robot_env(state.prefix, target.name).items()]
+    return ["ip", "netns", "exec", target.namespace,
+            *tailscale_lab.mount_argv(binds, ["env", *env, *argv])]
 
 
 def lab_status(prefix: str) -> dict[str, object]:
@@ -393,9 +468,13 @@ def lab_status(prefix: str) -> dict[str, object]:
             "public_key": robot.public_key, "impairment": robot.impairment,
             "namespace_present": robot.namespace in present,
             "wireguard_go_pid": robot.wireguard_go_pid,
-            "wireguard_go_alive": psutil.pid_exists(robot.wireguard_go_pid),
+            "wireguard_go_alive": bool(robot.wireguard_go_pid)
+            and psutil.pid_exists(robot.wireguard_go_pid),
+            "tailscaled_pid": robot.tailscaled_pid, "tailscale_ips": robot.tailscale_ips,
             "pids": pids,
         })
-    return {"prefix": prefix, "created_at": state.created_at,
+    return {"prefix": prefix, "created_at": state.created_at, "overlay": state.overlay,
+            "campus": state.campus, "server_url": state.server_url,
+            "server_pid": state.server_pid,
             "router_namespace": state.router_namespace, "relay_pid": state.relay_pid,
             "impairments": state.impairments, "robots": robots}

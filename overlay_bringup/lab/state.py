@@ -31,6 +31,8 @@ class RobotState:
     public_key: str
     wireguard_go_pid: int
     impairment: str = "none"
+    tailscaled_pid: int = 0          # tailscale overlay: the robot's tailscaled
+    tailscale_ips: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -42,6 +44,11 @@ class LabState:
     robots: list[RobotState] = field(default_factory=list)
     relay_pid: int = 0
     created_at: str = ""
+    overlay: str = "wireguard"
+    campus: str = ""                  # tailscale overlay: open or restrictive
+    server_namespace: str = ""
+    server_pid: int = 0               # tailscale overlay: headscale
+    server_url: str = ""
 
     def robot(self, name: str) -> RobotState:
         for robot in self.robots:

@@ -9,6 +9,11 @@ Layout (N robots, prefix P):
   address 100.64.0.<i>/32 (Tailscale's CGNAT range), MTU 1280 like tailscale0, full mesh.
 - the router forwards only WireGuard UDP between robots; nothing reaches the host's namespace.
 - a pair with a delayed robot goes through the userspace relay in the router namespace.
+
+With ``overlay="tailscale"`` the robots run the real tailscaled instead (interface tailscale0,
+addresses from Headscale), and a server namespace ``P-srv`` on 198.19.0.0/24 runs the real
+headscale with its embedded DERP and STUN; ``campus`` says what the router lets through
+(``campus.py``).
 """
 from __future__ import annotations
 
@@ -26,6 +31,14 @@ OVERLAY_MTU = 1280
 OVERLAY_NETWORK = "100.64.0.0/10"
 MAX_ROBOTS = 200
 DEFAULT_PREFIX = "ovl"
+OVERLAYS = ("wireguard", "tailscale")
+CAMPUS_MODES = ("open", "restrictive")
+TAILSCALE_INTERFACE = "tailscale0"
+#: tailscaled's UDP port (WireGuard and disco) on every lab robot
+TAILSCALED_PORT = 41641
+SERVER_SUBNET = "198.19.0.0/24"
+SERVER_ROUTER_IP = "198.19.0.1"
+SERVER_IP = "198.19.0.2"
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 
 
@@ -67,6 +80,16 @@ class LabPlan:
     relay_routes: tuple[RelayRoute, ...]
     #: also let ICMP echo and the link-test/iperf3 ports cross the underlay (to compare paths)
     underlay_tests: bool = False
+    overlay: str = "wireguard"
+    campus: str = "restrictive"
+
+    @property
+    def server_namespace(self) -> str:
+        return f"{self.prefix}-srv"
+
+    @property
+    def server_veth(self) -> str:
+        return f"{self.prefix}-vs"
 
     @property
     def router_namespace(self) -> str:
@@ -93,7 +116,8 @@ class LabPlan:
         return f"{src.router_ip}:{route.port}"
 
     def namespaces(self) -> list[str]:
-        return [self.router_namespace] + [r.namespace for r in self.robots]
+        server = [self.server_namespace] if self.overlay == "tailscale" else []
+        return [self.router_namespace, *server] + [r.namespace for r in self.robots]
 
 
 def validate_prefix(prefix: str) -> str:
@@ -106,9 +130,14 @@ def validate_prefix(prefix: str) -> str:
 def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
              impairments: dict[str, Impairment] | None = None,
              relays: dict[frozenset[str], float] | None = None,
-             underlay_tests: bool = False) -> LabPlan:
+             underlay_tests: bool = False, overlay: str = "wireguard",
+             campus: str = "restrictive") -> LabPlan:
     """Compute every name, address and relay route of a lab of ``robot_count`` robots."""
     validate_prefix(prefix)
+    if overlay not in OVERLAYS:
+        raise InputError(f"overlay {overlay!r} is not one of {', '.join(OVERLAYS)}")
+    if campus not in CAMPUS_MODES:
+        raise InputError(f"campus {campus!r} is not one of {', '.join(CAMPUS_MODES)}")
     if not 2 <= robot_count <= MAX_ROBOTS:
         raise InputError(f"robot count {robot_count} is out of range (expected 2..{MAX_ROBOTS})")
     impairments = dict(impairments or {})
@@ -118,12 +147,19 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
         raise InputError(f"impairment for unknown robot(s) {', '.join(unknown)} "
                          f"(this lab has {names[0]}..{names[-1]})")
     relays = dict(relays or {})
+    if overlay == "tailscale":
+        delayed = sorted(n for n, i in impairments.items() if i.delay_ms)
+        if relays or delayed:
+            raise InputError("the tailscale overlay finds its own paths (direct, DERP): "
+                             f"--relay and delay= are for --overlay wireguard (got "
+                             f"{', '.join(delayed) or 'a relay'}); use loss= and rate=")
     unknown = sorted({r for pair in relays for r in pair} - set(names))
     if unknown:
         raise InputError(f"relay for unknown robot(s) {', '.join(unknown)} "
                          f"(this lab has {names[0]}..{names[-1]})")
     robots = tuple(
-        RobotPlan(index=i, name=name, namespace=f"{prefix}-{name}", wg_interface=f"{prefix}wg{i}",
+        RobotPlan(index=i, name=name, namespace=f"{prefix}-{name}",
+                  wg_interface=TAILSCALE_INTERFACE if overlay == "tailscale" else f"{prefix}wg{i}",
                   overlay_ip=f"100.64.0.{i}",
                   underlay_ip=f"198.18.{i}.2", router_ip=f"198.18.{i}.1",
                   router_veth=f"{prefix}-v{i}", impairment=impairments.get(name, Impairment()))
@@ -137,7 +173,7 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
             routes.append(RelayRoute(port=RELAY_BASE_PORT + len(routes), robot_a=a.name,
                                      robot_b=b.name, delay_ms=delay))
     return LabPlan(prefix=prefix, robots=robots, relay_routes=tuple(routes),
-                   underlay_tests=underlay_tests)
+                   underlay_tests=underlay_tests, overlay=overlay, campus=campus)
 
 
 def _loss_rules(robots: tuple[RobotPlan, ...]) -> list[str]:
@@ -153,6 +189,83 @@ def _loss_rules(robots: tuple[RobotPlan, ...]) -> list[str]:
 
 
 def router_ruleset(plan: LabPlan) -> str:
+    """The router's nftables ruleset (the tailscale overlay's is ``campus_ruleset``)."""
+    if plan.overlay == "tailscale":
+        return campus_ruleset(plan, plan.campus)
+    return wireguard_ruleset(plan)
+
+
+def _underlay_test_rules(plan: LabPlan, stateless: bool = False) -> str:
+    """Rules that let ping and the link-test/iperf3 ports cross the underlay. ``stateless``
+    matches replies by port instead of connection tracking, which would also keep other flows
+    of the same robots alive across a campus switch."""
+    if not plan.underlay_tests:
+        return ""
+    ports = ", ".join(str(p) for p in UNDERLAY_TEST_PORTS)
+    if stateless:
+        return (f"    icmp type {{ echo-request, echo-reply }} accept\n"
+                f"    meta l4proto {{ tcp, udp }} th dport {{ {ports} }} accept\n"
+                f"    meta l4proto {{ tcp, udp }} th sport {{ {ports} }} accept\n")
+    return (f"    ct state established,related accept\n"
+            f"    icmp type echo-request accept\n"
+            f"    meta l4proto {{ tcp, udp }} th dport {{ {ports} }} accept\n")
+
+
+def campus_ruleset(plan: LabPlan, campus: str) -> str:
+    """The router of a tailscale lab: a campus network.
+
+    Always: robots reach the server's HTTPS port (control plane and DERP, TCP) and its STUN port
+    (UDP), and nothing else of it. ``open``: UDP between robots passes too, so tailscaled finds
+    direct paths. ``restrictive`` (the seed study's campus): nothing passes between robots, so
+    every pair is DERP-relayed. Rules match addresses and ports both ways, without connection
+    tracking, so a switch takes effect on flows that already exist.
+    """
+    if campus not in CAMPUS_MODES:
+        raise InputError(f"campus {campus!r} is not one of {', '.join(CAMPUS_MODES)}")
+    robots = "198.18.0.0/16"
+    open_rules = (f"    ip saddr {robots} ip daddr {robots} meta l4proto udp accept\n"
+                  if campus == "open" else "")
+    loss = "\n".join(f"    {rule}" for rule in _loss_rules(plan.robots))
+    return f"""table inet overlay_lab
+delete table inet overlay_lab
+table inet overlay_lab {{
+  chain underlay_loss {{
+{loss}
+  }}
+  chain campus {{
+{open_rules}  }}
+  chain forward {{
+    type filter hook forward priority filter; policy drop;
+    jump underlay_loss
+    ip saddr {robots} ip daddr {SERVER_IP} tcp dport 443 accept
+    ip saddr {SERVER_IP} tcp sport 443 ip daddr {robots} accept
+    ip saddr {robots} ip daddr {SERVER_IP} udp dport 3478 accept
+    ip saddr {SERVER_IP} udp sport 3478 ip daddr {robots} accept
+    jump campus
+{_underlay_test_rules(plan, stateless=True)}  }}
+  chain input {{
+    type filter hook input priority filter; policy drop;
+  }}
+  chain output {{
+    type filter hook output priority filter; policy accept;
+    jump underlay_loss
+  }}
+}}
+"""
+
+
+def campus_chain_rules(campus: str) -> str:
+    """nft commands that switch a running tailscale lab's campus (only the campus chain)."""
+    if campus not in CAMPUS_MODES:
+        raise InputError(f"campus {campus!r} is not one of {', '.join(CAMPUS_MODES)}")
+    rules = "flush chain inet overlay_lab campus\n"
+    if campus == "open":
+        rules += ("add rule inet overlay_lab campus ip saddr 198.18.0.0/16 ip daddr 198.18.0.0/16 "
+                  "meta l4proto udp accept\n")
+    return rules
+
+
+def wireguard_ruleset(plan: LabPlan) -> str:
     """The router's nftables ruleset: only WireGuard UDP passes between robots.
 
     Everything else between robot subnets (ICMP, TCP, other UDP, multicast) is dropped, and the
@@ -161,12 +274,7 @@ def router_ruleset(plan: LabPlan) -> str:
     relay_ports = ", ".join(str(r.port) for r in plan.relay_routes)
     loss = "\n".join(f"    {rule}" for rule in _loss_rules(plan.robots))
     relay_accept = f"    udp dport {{ {relay_ports} }} accept\n" if relay_ports else ""
-    tests = ""
-    if plan.underlay_tests:
-        ports = ", ".join(str(p) for p in UNDERLAY_TEST_PORTS)
-        tests = (f"    ct state established,related accept\n"
-                 f"    icmp type echo-request accept\n"
-                 f"    meta l4proto {{ tcp, udp }} th dport {{ {ports} }} accept\n")
+    tests = _underlay_test_rules(plan)
     return f"""table inet overlay_lab
 delete table inet overlay_lab
 table inet overlay_lab {{

@@ -91,9 +91,16 @@ def apply_inventory(inv: Inventory, client: HeadscaleClient, policy_text: str, b
         else:
             users[name] = client.create_user(name)
             report.changes.append(f"created user {name} (id {users[name].id})")
+    # the policy before the keys: a tagged key needs its tag's owner in the policy
+    _ensure_policy(inv, client, policy_text, report)
     keys = {k.id: k for k in client.list_preauth_keys()}
     for team in inv.teams:
         _ensure_team_key(inv, client, team, users[inv.key_owner].id, keys, bundles, now, report)
+    return report
+
+
+def _ensure_policy(inv: Inventory, client: HeadscaleClient, policy_text: str,
+                   report: ApplyReport) -> None:
     current = _policy_document(client.get_policy())
     wanted = _policy_document(policy_text)
     if current == wanted:
@@ -105,4 +112,3 @@ def apply_inventory(inv: Inventory, client: HeadscaleClient, policy_text: str, b
         report.todo.append("the server's policy differs from the generated one and policy_mode "
                            "is file: copy policy.hujson to /etc/headscale/policy.hujson and run "
                            "'systemctl reload headscale'")
-    return report

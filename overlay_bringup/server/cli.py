@@ -14,7 +14,7 @@ from .deployment import bundle_readme, systemd_unit
 from .headscale_api import HeadscaleClient, read_api_key
 from .headscale_config import HEADSCALE_VERSION, render_config, render_derp_map
 from .inventory import Inventory, InventoryError, load_inventory
-from .policy import build_policy, failing_tests, render_policy
+from .policy import build_policy, failing_tests, render_policy, render_policy_tests
 from .tls import ensure_ca, ensure_server_cert
 
 EXAMPLES = """examples:
@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
                                           "certificates, policy, systemd unit and bundles")
     gen.add_argument("--inventory", required=True, type=Path)
     gen.add_argument("--out", required=True, type=Path, help="output folder")
+    gen.add_argument("--root", default="",
+                     help="prefix of the server's paths in config.yaml (/etc/headscale, "
+                          "/var/lib/headscale, /var/run/headscale), e.g. for a lab or a test "
+                          "server; default: none (the system paths)")
     gen.add_argument("--rotate-certs", action="store_true",
                      help="make a new CA and server certificate even if the old ones still fit")
     app = sub.add_parser("apply", help="make a running Headscale match the inventory")
@@ -63,14 +67,15 @@ def _write(path: Path, content: str | bytes) -> str:
     return f"wrote {path}"
 
 
-def _generate(inv: Inventory, out: Path, rotate: bool) -> None:
+def _generate(inv: Inventory, out: Path, rotate: bool, root: str = "") -> None:
     policy = build_policy(inv)
     failures = failing_tests(policy)
     if failures:
         raise OverlayError("the generated policy fails its own tests: " + "; ".join(failures))
-    lines = [_write(out / "config.yaml", render_config(inv)),
+    lines = [_write(out / "config.yaml", render_config(inv, root)),
              _write(out / "policy.hujson", render_policy(policy)),
-             _write(out / "headscale.service", systemd_unit(inv))]
+             _write(out / "policy-tests.json", render_policy_tests(policy)),
+             _write(out / "headscale.service", systemd_unit(inv, root))]
     if inv.extra_regions:
         lines.append(_write(out / "derp.yaml", render_derp_map(inv)))
     ca = ensure_ca(out / "tls", inv.fqdn, rotate)
@@ -107,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
               f"{sum(len(t.robots) for t in inv.teams)} robots, {len(inv.people)} people)")
         return 0
     if args.command == "generate":
-        _generate(inv, args.out, args.rotate_certs)
+        _generate(inv, args.out, args.rotate_certs, args.root)
         return 0
     policy_text = render_policy(build_policy(inv))
     with HeadscaleClient(args.url, read_api_key(args.api_key_file), args.ca_file) as client:

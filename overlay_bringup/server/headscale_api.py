@@ -241,7 +241,14 @@ class HeadscaleClient:
         return _node(_convert(raw, _NodeJSON, "node"))
 
     def get_policy(self) -> str:
-        return str(self._request("GET", "/policy").get("policy", ""))
+        """The server's policy text; empty when none was ever set (headscale 0.29.2 answers
+        that case in database mode with HTTP 500 "acl policy not found")."""
+        try:
+            return str(self._request("GET", "/policy").get("policy", ""))
+        except HeadscaleError as err:
+            if "policy not found" in str(err):
+                return ""
+            raise
 
     def set_policy(self, policy: str) -> None:
         self._request("PUT", "/policy", {"policy": policy})

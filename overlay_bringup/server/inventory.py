@@ -18,10 +18,11 @@ from jsonschema.exceptions import ValidationError
 
 from overlay_monitor.errors import InputError
 
+from ..discovery.modes import MODE_NAMES
+
 HOSTNAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 FQDN = r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 DURATION = r"^[1-9][0-9]*(h|d|w)$"
-DISCOVERY_MODES = ["fastdds-peers", "fastdds-server", "cyclone", "static-peers", "zenoh", "ros1"]
 TAILSCALE_V4 = ipaddress.ip_network("100.64.0.0/10")
 TAILSCALE_V6 = ipaddress.ip_network("fd7a:115c:a1e0::/48")
 
@@ -85,7 +86,7 @@ SCHEMA: dict[str, Any] = {
                 "robots": {"type": "array", "minItems": 1, "items": _HOST},
                 "ros_domain_id": {"type": "integer", "minimum": 0, "maximum": 232,
                                   "x-expected": "a ROS domain id from 0 to 232"},
-                "discovery": {"enum": DISCOVERY_MODES},
+                "discovery": {"enum": list(MODE_NAMES)},
             }}},
         "people": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["name", "teams"],

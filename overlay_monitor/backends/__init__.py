@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import InputError
-from ..monitor import OverlayBackend
+from .base import DEFAULT_SOCKET, OverlayBackend
 
 BACKENDS = ("tailscale", "wireguard")
 
@@ -11,7 +11,7 @@ def make_backend(kind: str, socket_path: str = "", interface: str = "",
                  timeout_s: float = 2.0) -> OverlayBackend:
     """The backend named ``kind``; errors name the bad value and what was expected."""
     if kind == "tailscale":
-        from .tailscale import DEFAULT_SOCKET, LocalAPIClient
+        from .tailscale import LocalAPIClient
 
         return LocalAPIClient(socket_path or DEFAULT_SOCKET, timeout_s)
     if kind == "wireguard":

@@ -16,8 +16,8 @@ import httpx
 from ..errors import BackendProtocolError, BackendUnavailable, InputError
 from ..models import OverlaySnapshot, Peer
 from ..tailscale_status import PingOutcome, ping_from_json, snapshot_from_status
+from .base import DEFAULT_SOCKET
 
-DEFAULT_SOCKET = "/var/run/tailscale/tailscaled.sock"
 LOCALAPI_HOST = "local-tailscaled.sock"
 DEFAULT_TIMEOUT_S = 2.0
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
@@ -27,6 +27,8 @@ class LocalAPIClient:
     """A small client for the parts of the LocalAPI the overlay tools need."""
 
     name = "tailscale"
+    #: tailscaled knows whether a peer is online; a failed disco ping is only an unknown RTT
+    probe_decides_reachability = False
 
     def __init__(self, socket_path: str = DEFAULT_SOCKET,
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> None:

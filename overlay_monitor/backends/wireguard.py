@@ -6,12 +6,15 @@ namespace shares, so this works for an interface in any namespace of the machine
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 from datetime import datetime, timezone
 
+import psutil
+
 from ..errors import BackendUnavailable, InputError
-from ..linktest.client import icmp_rtt
 from ..models import OverlaySnapshot, Peer
+from ..ping_stats import icmp_rtt
 from ..wireguard_dump import WireGuardDump, parse_wg_dump, snapshot_from_dump
 
 DEFAULT_TIMEOUT_S = 2.0
@@ -33,10 +36,19 @@ def read_wg_dump(interface: str, wg_binary: str = "wg",
     return parse_wg_dump(proc.stdout, interface)
 
 
+def interface_addresses(interface: str) -> tuple[str, ...]:
+    """The IPv4 and IPv6 addresses of ``interface`` in this network namespace (psutil)."""
+    addrs = psutil.net_if_addrs().get(interface, [])
+    return tuple(a.address.split("%")[0] for a in addrs
+                 if a.family in (socket.AF_INET, socket.AF_INET6))
+
+
 def read_wireguard_snapshot(interface: str, names: dict[str, str] | None = None,
-                            wg_binary: str = "wg") -> OverlaySnapshot:
+                            wg_binary: str = "wg", self_name: str = "") -> OverlaySnapshot:
+    """A snapshot of ``interface``: its peers from ``wg``, its own addresses from psutil."""
     dump = read_wg_dump(interface, wg_binary)
-    return snapshot_from_dump(dump, datetime.now(timezone.utc), names)
+    return snapshot_from_dump(dump, datetime.now(timezone.utc), names,
+                              interface_addresses(interface), self_name)
 
 
 def names_from_hosts(text: str) -> dict[str, str]:
@@ -53,7 +65,8 @@ class WireGuardBackend:
     """A plain WireGuard interface as an overlay backend (wg-quick, Netbird, Netmaker, the lab).
 
     Peers are named from ``names`` or, failing that, from /etc/hosts entries for their overlay
-    addresses. RTT comes from one ICMP echo per probe.
+    addresses; this member from its own addresses' entry, else the machine's hostname. RTT
+    comes from one ICMP echo per probe.
     """
 
     name = "wireguard"
@@ -74,7 +87,8 @@ class WireGuardBackend:
             pass
 
     def snapshot(self) -> OverlaySnapshot:
-        return read_wireguard_snapshot(self.interface, self.names, self.wg_binary)
+        return read_wireguard_snapshot(self.interface, self.names, self.wg_binary,
+                                       socket.gethostname())
 
     def probe_rtt_ms(self, peer: Peer, timeout_s: float = 2.0) -> float:
         if not peer.overlay_ips:

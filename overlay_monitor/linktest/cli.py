@@ -8,16 +8,15 @@ import threading
 from pathlib import Path
 
 from ..backends import BACKENDS, make_backend
-from ..backends.tailscale import DEFAULT_SOCKET
+from ..backends.base import DEFAULT_SOCKET
 from ..cli_support import run_cli
 from ..errors import OverlayError
-from .dataset import LinkTestRecord, append_records, load_records
+from .dataset import DEFAULT_DATASET, LinkTestRecord, append_records, load_records
 from .protocol import DEFAULT_PORT
 from .report import write_report
 from .run import LinkTestOptions, fmt, measure, overhead
 from .server import LinkTestServer
 
-DEFAULT_DATASET = Path.home() / ".ros" / "overlay_bringup" / "linktest.jsonl"
 EXAMPLES = f"""examples:
   overlay-linktest serve                                  # on the far end (TCP+UDP {DEFAULT_PORT})
   overlay-linktest run --target 100.64.0.2 --underlay 192.0.2.20 --location "library, 2nd floor"

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BackendUnavailable, InputError
-from ..ping_stats import RttStats, parse_ping_output, parse_ping_samples, rtt_stats_from_samples
+from ..ping_stats import RttStats, rtt_stats_from_samples
 from .protocol import UDP_HEADER, decode, encode, validate_request
 
 CONTROL_TIMEOUT_S = 10.0
@@ -28,20 +26,6 @@ class ThroughputResult:
     jitter_ms: float = math.nan
     loss_percent: float = math.nan
     intervals_bps: list[float] = field(default_factory=list)
-
-
-def icmp_rtt(host: str, count: int, interval_s: float, timeout_s: float = 2.0,
-             prefix: Sequence[str] = ()) -> tuple[RttStats, list[float]] | None:
-    """ICMP echo via iputils ping: statistics and every sample; None when ICMP is not
-    permitted here. ``prefix`` runs ping through another command (e.g. ``ip netns exec NS``)."""
-    if shutil.which("ping") is None:
-        return None
-    proc = subprocess.run([*prefix, "ping", "-n", "-c", str(count), "-i", f"{interval_s:g}",
-                           "-W", f"{timeout_s:g}", host], capture_output=True, text=True,
-                          timeout=count * interval_s + timeout_s + 10, check=False)
-    if "not permitted" in proc.stderr.lower() or "permission denied" in proc.stderr.lower():
-        return None
-    return parse_ping_output(proc.stdout), parse_ping_samples(proc.stdout)
 
 
 def udp_rtt(host: str, port: int, count: int, interval_s: float,

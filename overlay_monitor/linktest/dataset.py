@@ -15,6 +15,8 @@ from typing import Any
 from ..errors import InputError
 
 FIELDS_REQUIRED = ("timestamp", "location", "target", "path")
+#: where link tests append their records unless told otherwise
+DEFAULT_DATASET = Path.home() / ".ros" / "overlay_bringup" / "linktest.jsonl"
 
 
 @dataclass

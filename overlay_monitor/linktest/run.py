@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..errors import InputError, OverlayError
-from .client import ThroughputResult, icmp_rtt, iperf3_throughput, tcp_throughput, udp_rtt, udp_throughput
+from ..ping_stats import icmp_rtt
+from .client import ThroughputResult, iperf3_throughput, tcp_throughput, udp_rtt, udp_throughput
 from .dataset import LinkTestRecord
 from .metrics import rtt_increase_pct, throughput_loss_pct
 from .protocol import DEFAULT_PORT

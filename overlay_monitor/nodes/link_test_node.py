@@ -20,8 +20,7 @@ from rclpy.node import Node
 from std_msgs.msg import Header
 
 from ..errors import OverlayError
-from ..linktest.cli import DEFAULT_DATASET
-from ..linktest.dataset import LinkTestRecord, append_records
+from ..linktest.dataset import DEFAULT_DATASET, LinkTestRecord, append_records
 from ..linktest.protocol import DEFAULT_PORT
 from ..linktest.run import LinkTestOptions, measure
 from ..linktest.server import LinkTestServer

@@ -18,7 +18,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
 from ..backends import BACKENDS, make_backend
-from ..backends.tailscale import DEFAULT_SOCKET
+from ..backends.base import DEFAULT_SOCKET
 from ..errors import InputError
 from ..health import HealthThresholds
 from ..monitor import MonitorConfig, MonitorUpdate, OverlayMonitor

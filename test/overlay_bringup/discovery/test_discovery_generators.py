@@ -75,7 +75,7 @@ def test_cyclone_config_has_no_multicast_and_lists_peers():
     assert root.find(".//c:AllowMulticast", ns).text == "false"
     assert root.find(".//c:NetworkInterface", ns).get("name") == "tailscale0"
     assert root.find(".//c:ParticipantIndex", ns).text == "auto"
-    assert [p.get("address") for p in root.findall(".//c:Peer", ns)] == [
+    assert [p.get("Address") for p in root.findall(".//c:Peer", ns)] == [
         "100.64.0.1", "100.64.0.3", "100.64.0.2"]
     assert config.env["RMW_IMPLEMENTATION"] == "rmw_cyclonedds_cpp"
 

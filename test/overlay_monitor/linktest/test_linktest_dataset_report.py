@@ -7,7 +7,7 @@ import pytest
 from overlay_monitor.errors import InputError
 from overlay_monitor.linktest.dataset import LinkTestRecord, append_records, load_records
 from overlay_monitor.linktest.report import overhead_rows, write_report
-from overlay_testing import REPO, overlay_cli
+from overlay_testing import REPO, free_port_pair, overlay_cli
 
 EXAMPLE = REPO / "docs" / "example-report" / "dataset.jsonl"
 
@@ -62,14 +62,15 @@ def test_report_writes_html_and_figures(tmp_path):
 
 
 def test_linktest_cli_run_and_report_over_loopback(tmp_path):
+    port = str(free_port_pair())
     server = subprocess.Popen([*overlay_cli("overlay-linktest"), "serve", "--bind", "127.0.0.1",
-                               "--port", "5321"], stdout=subprocess.PIPE, text=True)
+                               "--port", port], stdout=subprocess.PIPE, text=True)
     try:
-        assert "serving on 127.0.0.1:5321" in server.stdout.readline()
+        assert f"serving on 127.0.0.1:{port}" in server.stdout.readline()
         dataset = tmp_path / "d.jsonl"
         run = subprocess.run([*overlay_cli("overlay-linktest"), "run", "--target", "127.0.0.1",
                               "--underlay", "127.0.0.1", "--location", "loopback", "--port",
-                              "5321", "--duration", "0.5", "--count", "3", "--interval", "0.05",
+                              port, "--duration", "0.5", "--count", "3", "--interval", "0.05",
                               "--tool", "builtin", "--dataset", str(dataset), "--backend",
                               "wireguard", "--interface", "lo", "--json"],
                              capture_output=True, text=True, timeout=120)

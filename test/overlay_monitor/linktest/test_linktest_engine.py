@@ -24,6 +24,7 @@ from overlay_monitor.linktest.metrics import (
 )
 from overlay_monitor.linktest.protocol import validate_request
 from overlay_monitor.linktest.server import LinkTestServer
+from overlay_testing import free_port_pair
 
 
 def test_log_change_is_symmetric_and_directed():
@@ -104,11 +105,12 @@ def test_no_server_is_a_clear_error():
 
 @pytest.mark.skipif(shutil.which("iperf3") is None, reason="iperf3 not installed")
 def test_iperf3_json_from_a_real_iperf3_on_loopback():
-    server = subprocess.Popen(["iperf3", "-s", "-1", "-p", "5299", "-B", "127.0.0.1"],
+    port = free_port_pair()
+    server = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(port), "-B", "127.0.0.1"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.5)
-        result = iperf3_throughput("127.0.0.1", 1.0, port=5299)
+        result = iperf3_throughput("127.0.0.1", 1.0, port=port)
     finally:
         server.kill()
         server.wait()

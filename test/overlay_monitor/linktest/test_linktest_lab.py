@@ -11,15 +11,16 @@ import pytest
 from overlay_bringup.lab.impairments import parse_relays
 from overlay_bringup.lab.runner import lab_down, lab_up, robot_exec_argv
 from overlay_bringup.lab.topology import plan_lab
-from overlay_testing import lab_preconditions, skip_or_fail
+from overlay_testing import lab_preconditions, lab_prefix, skip_or_fail
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
+PREFIX = lab_prefix("ovr")
 
 
 @pytest.fixture(scope="module")
 def relay_lab():
     lab_preconditions()
-    state = lab_up(plan_lab(3, "ovr", relays=parse_relays(["r1-r2:delay=15ms"]),
+    state = lab_up(plan_lab(3, PREFIX, relays=parse_relays(["r1-r2:delay=15ms"]),
                             underlay_tests=True)).state
     servers = [subprocess.Popen(robot_exec_argv(state, robot, [
         sys.executable, "-m", "overlay_monitor.linktest.cli", "serve"]),
@@ -30,7 +31,7 @@ def relay_lab():
     for server in servers:
         server.terminate()
         server.wait(timeout=10)
-    lab_down("ovr")
+    lab_down(PREFIX)
 
 
 def _run(state, target, underlay, location, dataset):
@@ -38,7 +39,7 @@ def _run(state, target, underlay, location, dataset):
         sys.executable, "-m", "overlay_monitor.linktest.cli", "run", "--target", target,
         "--underlay", underlay, "--location", location, "--duration", "1", "--count", "10",
         "--interval", "0.05", "--tool", "builtin", "--dataset", str(dataset), "--backend",
-        "wireguard", "--interface", "ovrwg1", "--json"])
+        "wireguard", "--interface", f"{PREFIX}wg1", "--json"])
     result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     overlay, underlay_record = json.loads(result.stdout)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from overlay_testing import skip_or_fail
+from overlay_testing import free_port_pair, skip_or_fail
 
 pytestmark = pytest.mark.ros
 
@@ -24,7 +24,7 @@ def test_link_test_service_measures_and_publishes(tmp_path):
     env = dict(os.environ, ROS_DOMAIN_ID=domain, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     dataset = tmp_path / "d.jsonl"
     node = subprocess.Popen([sys.executable, "-m", "overlay_monitor.nodes.link_test_node",
-                             "--ros-args", "-p", f"port:={random.randrange(20000, 30000, 2)}",
+                             "--ros-args", "-p", f"port:={free_port_pair()}",
                              "-p", "tool:=builtin",
                              "-p", "duration_s:=0.5", "-p", f"dataset:={dataset}"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

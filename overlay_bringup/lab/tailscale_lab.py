@@ -1,0 +1,299 @@
+"""The lab's tailscale overlay: the real headscale in a server namespace, the real tailscaled in
+every robot, driven the way a user drives them.
+
+- The server's files come from ``overlay-server generate`` of the lab inventory
+  (``config/lab-fleet.yaml``, its team's robots set to r1..rN) with ``--root`` pointing into the
+  lab folder; ``headscale serve`` runs in ``P-srv``; an API key comes from
+  ``headscale apikeys create``; ``overlay-server apply`` creates the user and the team's key.
+- Each robot runs ``tailscaled`` with its own state dir and logs dir, TUN ``tailscale0``,
+  ``--no-logs-no-support`` and port mapping off, trusting the fleet CA (``SSL_CERT_FILE``). Its
+  socket is at the default path /var/run/tailscale/tailscaled.sock *inside the robot*: every
+  command the lab runs in a robot gets the robot's own folder bind-mounted there.
+- Robots join with ``overlay-join`` (the real ``tailscale up``), unless asked not to (then
+  robot.launch.py joins them).
+
+Nothing here reaches the machine's own network namespace: the namespaces are linked only to the
+lab's router, and the router forwards only between lab subnets.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from overlay_monitor.backends.base import DEFAULT_SOCKET
+from overlay_monitor.backends.tailscale import LocalAPIClient
+from overlay_monitor.errors import OverlayError
+from overlay_monitor.files import write_atomic, write_secret
+
+from ..components import require_components
+from . import LabError
+from .state import LabState, RobotState, lab_dir
+from .topology import SERVER_IP, SERVER_ROUTER_IP, TAILSCALED_PORT, LabPlan, RobotPlan
+
+#: where a robot's own folders are bind-mounted inside every command the lab runs in it
+ROBOT_MOUNTS = {"run": "/var/run/tailscale", "lib": "/var/lib/overlay_bringup"}
+LAB_INVENTORY = "lab-fleet.yaml"
+START_TIMEOUT_S = 30.0
+
+
+def robot_dir(prefix: str, robot: str) -> Path:
+    return lab_dir(prefix) / "robots" / robot
+
+
+def server_root(prefix: str) -> Path:
+    return lab_dir(prefix) / "server" / "root"
+
+
+def server_out(prefix: str) -> Path:
+    """The folder ``overlay-server generate`` writes: the server's /etc/headscale."""
+    return server_root(prefix) / "etc" / "headscale"
+
+
+def robot_binds(prefix: str, robot: str) -> list[tuple[Path, str]]:
+    base = robot_dir(prefix, robot)
+    return [(base / name, target) for name, target in ROBOT_MOUNTS.items()]
+
+
+def robot_env(prefix: str, robot: str) -> dict[str, str]:
+    """Environment of commands in a tailscale lab robot: its own home (ROS logs, discovery)."""
+    return {"HOME": str(robot_dir(prefix, robot) / "home")}
+
+
+def find_config_file(name: str) -> Path:
+    """A file of the package's config/ folder (installed share, or the source tree)."""
+    candidates = []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        candidates.append(Path(get_package_share_directory("overlay_bringup")) / "config" / name)
+    except Exception:  # not installed with colcon, or ament_index missing: use the source tree
+        pass
+    candidates.append(Path(__file__).resolve().parents[2] / "config" / name)
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise LabError(f"config/{name} not found (looked in {', '.join(map(str, candidates))})")
+
+
+def lab_inventory(plan: LabPlan, source: Path | None = None) -> dict[str, Any]:
+    """The lab inventory with its (first) team's robots set to this lab's robots."""
+    path = source or find_config_file(LAB_INVENTORY)
+    raw: dict[str, Any] = yaml.safe_load(path.read_text())
+    raw["teams"][0]["robots"] = [robot.name for robot in plan.robots]
+    return raw
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    url: str
+    fqdn: str
+    pid: int
+    team: str
+    tag: str
+    ca_file: Path
+    key_file: Path
+    api_key_file: Path
+
+
+def hosts_text(fqdn: str, extra: dict[str, str] | None = None) -> str:
+    lines = ["127.0.0.1 localhost", f"{SERVER_IP} {fqdn}"]
+    lines += [f"{ip} {name}" for name, ip in (extra or {}).items()]
+    return "\n".join(lines) + "\n"
+
+
+def _cli(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def _python_env() -> dict[str, str]:
+    """Our modules importable in every namespace (the lab may run from a source tree)."""
+    root = str(Path(__file__).resolve().parents[2])
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH", "")]))}
+
+
+def make_server_namespace(plan: LabPlan, run: Any, etc_dir: Path, fqdn: str) -> None:
+    ns, rt = plan.server_namespace, plan.router_namespace
+    etc = etc_dir / ns
+    etc.mkdir(parents=True, exist_ok=True)
+    write_atomic(etc / "hosts", f"127.0.0.1 localhost\n{SERVER_IP} {fqdn}\n")
+    write_atomic(etc / "resolv.conf", "nameserver 127.0.0.1\n")
+    run(["ip", "netns", "add", ns])
+    run(["ip", "-n", ns, "link", "set", "lo", "up"])
+    run(["ip", "-n", rt, "link", "add", plan.server_veth, "type", "veth", "peer", "name", "eth0",
+         "netns", ns])
+    run(["ip", "-n", rt, "address", "add", f"{SERVER_ROUTER_IP}/24", "dev", plan.server_veth])
+    run(["ip", "-n", rt, "link", "set", plan.server_veth, "up"])
+    run(["ip", "-n", ns, "address", "add", f"{SERVER_IP}/24", "dev", "eth0"])
+    run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+    run(["ip", "-n", ns, "route", "add", "default", "via", SERVER_ROUTER_IP])
+
+
+def _wait(what: str, check: Any, process: subprocess.Popen[bytes], log: Path,
+          timeout_s: float = START_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
+            raise LabError(f"{what} exited with {process.returncode}: {tail}")
+        time.sleep(0.1)
+    tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
+    raise LabError(f"{what} not ready within {timeout_s:g} s: {tail}")
+
+
+def start_server(plan: LabPlan, run: Any, start_detached: Any) -> ServerInfo:
+    """Generate the server from the lab inventory, start headscale, make an API key, apply."""
+    tools = require_components("headscale")
+    directory = lab_dir(plan.prefix)
+    inventory = directory / "server" / "inventory.yaml"
+    raw = lab_inventory(plan)
+    write_atomic(inventory, yaml.safe_dump(raw, sort_keys=False))
+    root, out = server_root(plan.prefix), server_out(plan.prefix)
+    for sub in ("var/lib/headscale", "var/run/headscale"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, **_python_env())
+    generated = subprocess.run(_cli("overlay_bringup.server.cli", "generate", "--inventory",
+                                    str(inventory), "--out", str(out), "--root", str(root)),
+                               capture_output=True, text=True, env=env, timeout=60)
+    if generated.returncode != 0:
+        raise LabError(f"overlay-server generate failed: {generated.stderr.strip()[-800:]}")
+    config = out / "config.yaml"
+    headscale = str(tools["headscale"])
+    log = directory / "logs" / "headscale.log"
+    process = start_detached(["ip", "netns", "exec", plan.server_namespace, headscale, "serve",
+                              "-c", str(config)], log, {})
+    fqdn = raw["server"]["fqdn"]
+
+    def answers() -> bool:
+        probe = subprocess.run(["ip", "netns", "exec", plan.server_namespace, headscale,
+                                "users", "list", "-c", str(config), "-o", "json"],
+                               capture_output=True, text=True, timeout=10)
+        return probe.returncode == 0
+
+    _wait("headscale", answers, process, log)
+    api_key_file = directory / "server" / "api.key"
+    made = subprocess.run(["ip", "netns", "exec", plan.server_namespace, headscale, "apikeys",
+                           "create", "-e", "1d", "-c", str(config)],
+                          capture_output=True, text=True, timeout=20)
+    if made.returncode != 0:
+        raise LabError(f"headscale apikeys create failed: {made.stderr.strip()[-300:]}")
+    write_secret(api_key_file, made.stdout.strip().splitlines()[-1] + "\n")
+    url = f"https://{fqdn}" + ("" if raw["server"].get("https_port", 443) == 443
+                               else f":{raw['server']['https_port']}")
+    applied = subprocess.run(["ip", "netns", "exec", plan.server_namespace, *_cli(
+        "overlay_bringup.server.cli", "apply", "--inventory", str(inventory), "--url", url,
+        "--api-key-file", str(api_key_file), "--ca-file", str(out / "tls" / "ca.crt"),
+        "--out", str(out))], capture_output=True, text=True, env=env, timeout=60)
+    write_atomic(directory / "logs" / "overlay-server-apply.log", applied.stdout + applied.stderr)
+    if applied.returncode != 0:
+        raise LabError(f"overlay-server apply failed: {applied.stderr.strip()[-800:]}")
+    team = raw["teams"][0]["name"]
+    bundle = out / "bundles" / team
+    return ServerInfo(url=url, fqdn=fqdn, pid=process.pid, team=team, tag=f"tag:{team}",
+                      ca_file=bundle / "ca.crt", key_file=bundle / "auth.key",
+                      api_key_file=api_key_file)
+
+
+def mount_argv(binds: list[tuple[Path, str]], argv: list[str]) -> list[str]:
+    """``sh -c`` that bind-mounts each (source, target) and then runs ``argv``."""
+    script = " && ".join(f'mount --bind "${i * 2 + 1}" "${i * 2 + 2}"' for i in range(len(binds)))
+    words = [str(w) for pair in binds for w in pair]
+    shift = f"shift {len(words)} && " if words else ""
+    return ["sh", "-c", f'{script} && {shift}exec "$@"' if binds else 'exec "$@"', "sh",
+            *words, *argv]
+
+
+def start_tailscaled(plan: LabPlan, robot: RobotPlan, server: ServerInfo,
+                     start_detached: Any) -> int:
+    tools = require_components("tailscaled", "tailscale")
+    base = robot_dir(plan.prefix, robot.name)
+    for name in ("run", "lib", "state", "logs", "home"):
+        (base / name).mkdir(parents=True, exist_ok=True)
+    (base / "state").chmod(0o700)
+    for target in ROBOT_MOUNTS.values():
+        Path(target).mkdir(parents=True, exist_ok=True)   # mount points (empty on the host)
+    argv = ["ip", "netns", "exec", robot.namespace, *mount_argv(robot_binds(plan.prefix, robot.name), [
+        str(tools["tailscaled"]), f"--statedir={base / 'state'}", f"--socket={DEFAULT_SOCKET}",
+        "--tun=tailscale0", f"--port={TAILSCALED_PORT}", "--no-logs-no-support"])]
+    env = {"TS_LOGS_DIR": str(base / "logs"), "TS_NO_LOGS_NO_SUPPORT": "1",
+           "TS_DISABLE_PORTMAPPER": "1", "SSL_CERT_FILE": str(server.ca_file),
+           "HOME": str(base / "home")}
+    log = lab_dir(plan.prefix) / "logs" / f"tailscaled-{robot.name}.log"
+    process = start_detached(argv, log, env)
+    socket = base / "run" / "tailscaled.sock"
+
+    def answers() -> bool:
+        if not socket.exists():
+            return False
+        try:
+            with LocalAPIClient(str(socket)) as client:
+                client.snapshot()
+            return True
+        except OverlayError:
+            return False
+
+    _wait(f"tailscaled in {robot.name}", answers, process, log)
+    return int(process.pid)
+
+
+def join_argv(server: ServerInfo, robot: str, out: str) -> list[str]:
+    """``overlay-join`` as a user runs it on a robot, with the team's bundle."""
+    return _cli("overlay_bringup.join.cli", "--login-server", server.url, "--auth-key-file",
+                str(server.key_file), "--hostname", robot, "--tags", server.tag, "--ca-file",
+                str(server.ca_file), "--accept-dns", "false", "--out", out, "--json")
+
+
+def tailscale_ips(prefix: str, robot: str) -> list[str]:
+    with LocalAPIClient(str(robot_dir(prefix, robot) / "run" / "tailscaled.sock")) as client:
+        snapshot = client.snapshot()
+    return list(snapshot.self_peer.overlay_ips) if snapshot.self_peer else []
+
+
+def update_hosts(state: LabState, etc_dir: Path) -> None:
+    """Robot names resolve to their tailscale addresses in every robot (after joining)."""
+    names = {r.name: r.tailscale_ips[0] for r in state.robots if r.tailscale_ips}
+    fqdn = state.server_url.split("//", 1)[-1].split(":")[0]
+    for robot in state.robots:
+        write_atomic(etc_dir / robot.namespace / "hosts", hosts_text(fqdn, names))
+
+
+def robot_state(robot: RobotPlan, pid: int) -> RobotState:
+    return RobotState(name=robot.name, namespace=robot.namespace, interface=robot.wg_interface,
+                      overlay_ip="", underlay_ip=robot.underlay_ip, public_key="",
+                      wireguard_go_pid=0, impairment=robot.impairment.describe(),
+                      tailscaled_pid=pid)
+
+
+def join_all(state: LabState, server: ServerInfo, exec_argv: Any) -> dict[str, float]:
+    """Join every robot with overlay-join (in parallel); the join time of each, in seconds."""
+    started = time.monotonic()
+    procs = {}
+    for robot in state.robots:
+        out = f"{ROBOT_MOUNTS['lib']}/overlay.json"
+        procs[robot.name] = subprocess.Popen(
+            exec_argv(state, robot.name, join_argv(server, robot.name, out)),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, **_python_env()))
+    times: dict[str, float] = {}
+    failures = []
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        times[name] = time.monotonic() - started
+        if proc.returncode != 0:
+            failures.append(f"{name}: {err.strip()[-400:] or out.strip()[-400:]}")
+            continue
+        result = json.loads(out)
+        state.robot(name).tailscale_ips = list(result["self"]["ips"])
+        state.robot(name).overlay_ip = state.robot(name).tailscale_ips[0]
+    if failures:
+        raise LabError("overlay-join failed in the lab: " + "; ".join(failures))
+    return times

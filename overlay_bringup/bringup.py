@@ -18,7 +18,7 @@ from .discovery import DiscoveryRequest, generate
 from .discovery.files import DEFAULT_DIR, environment, write_config
 from .discovery.live import peer_addresses, self_address
 from .join.plan import JoinRequest
-from .join.runner import default_result_path, join, write_result
+from .join.runner import default_result_path, ensure_guard_route, join, write_result
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class BringupOptions:
     discovery_dir: str = ""
     ros_distro: str = "jazzy"
     tailscale: str = "tailscale"
+    guard_route: bool = True        # after joining, install the guard route (see join.plan)
 
 
 @dataclass
@@ -56,6 +57,8 @@ def bring_up(options: BringupOptions) -> BringupPlan:
         result = join(JoinRequest(options.login_server, options.auth_key_file,
                                   options.robot_name or socket.gethostname(), options.tags),
                       options.socket_path, options.tailscale, options.ca_file or None)
+        result.guard_route = guard_note = (ensure_guard_route() if options.guard_route
+                                           else "guard route not asked (guard_route:=false)")
         write_result(result, default_result_path())
         snapshot = result.snapshot
         joined = "already joined" if result.action.value == "nothing" else "joined"
@@ -65,7 +68,7 @@ def bring_up(options: BringupOptions) -> BringupPlan:
             snapshot = backend.snapshot()
         finally:
             backend.close()
-        joined = "not asked"
+        joined, guard_note = "not asked", ""
         if snapshot.backend_state != "Running":
             raise InputError(f"the overlay is {snapshot.backend_state}, not Running, and no "
                              "login_server was given to join it")
@@ -78,8 +81,9 @@ def bring_up(options: BringupOptions) -> BringupPlan:
     config = generate(request)
     directory = Path(options.discovery_dir) if options.discovery_dir else DEFAULT_DIR
     write_config(config, directory)
+    notes = ([guard_note] if guard_note else []) + list(config.notes)
     return BringupPlan(env=environment(config, directory), snapshot=snapshot,
-                       discovery_dir=directory, joined=joined, notes=list(config.notes))
+                       discovery_dir=directory, joined=joined, notes=notes)
 
 
 def truthy(text: str) -> bool:

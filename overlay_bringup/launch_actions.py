@@ -34,6 +34,9 @@ ARGUMENTS: dict[str, tuple[str, str, list[str] | None]] = {
     "discovery_dir": ("", "where to write the discovery files (default "
                           "~/.ros/overlay_bringup/discovery)", None),
     "start_monitor": ("true", "start the overlay link monitor", ["true", "false"]),
+    "guard_route": ("true", "after joining, install 'unreachable 100.64.0.0/10 metric 4000' so "
+                            "overlay traffic never leaves in clear text when tailscaled stops",
+                    ["true", "false"]),
 }
 
 
@@ -68,6 +71,7 @@ def options_from(context: LaunchContext) -> BringupOptions:
         domain_id=int(get("domain_id", "0")), discovery_server=get("discovery_server"),
         backend=get("backend", "tailscale"), socket_path=get("socket_path"),
         interface=get("interface", "tailscale0"), discovery_dir=get("discovery_dir"),
+        guard_route=truthy(get("guard_route", "true")),
         ros_distro=os.environ.get("ROS_DISTRO", "jazzy"))
 
 

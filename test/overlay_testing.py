@@ -63,6 +63,16 @@ def lab_preconditions() -> None:
             skip_or_fail(f"lab tests need {tool}")
 
 
+def real_components_preconditions() -> None:
+    """Lab preconditions plus the Go-built tailscale, tailscaled and headscale."""
+    lab_preconditions()
+    from overlay_bringup.components import find_component
+
+    missing = [n for n in ("tailscale", "tailscaled", "headscale") if find_component(n) is None]
+    if missing:
+        skip_or_fail(f"{', '.join(missing)} not built (tools/build_components.sh; needs Go)")
+
+
 def overlay_cli(name: str) -> list[str]:
     """argv prefix for one of our console scripts: the installed one when on PATH (as the
     README uses it), else the module it points at."""

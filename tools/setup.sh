@@ -4,7 +4,8 @@
 # the ROS 2 launch/CLI tools when ../shared provides them, then builds both packages with colcon.
 # Idempotent: a second run checks and skips (a few seconds). Prints what it does.
 #
-# Environment: OVERLAY_VENV (default: <repo>/.venv), OVERLAY_SKIP_APT=1 to skip apt.
+# Environment: OVERLAY_VENV (default: <repo>/.venv), OVERLAY_SKIP_APT=1 to skip apt,
+# OVERLAY_SKIP_COMPONENTS=1 to skip building tailscale/headscale (tools/build_components.sh).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${OVERLAY_VENV:-$repo/.venv}"
@@ -68,7 +69,14 @@ grep -rl "/opt/python/cp3[0-9]*-cp3[0-9]*/" "$venv"/share/*/cmake 2>/dev/null | 
   sed -i -E "s#/opt/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#$inc#g; s#/opt/python/cp3[0-9]+-cp3[0-9]+/lib/python3\.[0-9]+/site-packages/numpy/_core/include#$np_inc#g" "$f"
 done || true
 
-# --- 4. build both packages -----------------------------------------------------------------
+# --- 4. the real tailscale, tailscaled, derper, headscale (pinned in tools/components.env) ----
+# Without Go this says so in one line and carries on: the WireGuard lab and the unit tests do
+# not need them.
+if [ "${OVERLAY_SKIP_COMPONENTS:-0}" != 1 ]; then
+  bash "$repo/tools/build_components.sh" || { echo "setup: building the real components failed (see above)" >&2; exit 1; }
+fi
+
+# --- 5. build both packages -----------------------------------------------------------------
 mkdir -p "$repo/log"
 say "colcon build (overlay_msgs, overlay_bringup)"
 (

@@ -10,7 +10,7 @@ from overlay_monitor.backends.base import DEFAULT_SOCKET
 from overlay_monitor.cli_support import run_cli
 
 from .plan import JoinRequest
-from .runner import default_result_path, install_ca, join, write_result
+from .runner import default_result_path, ensure_guard_route, install_ca, join, write_result
 
 EXAMPLES = """examples:
   sudo overlay-join --login-server https://headscale.lab.example.edu \\
@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=None,
                         help=f"where to write the result (default {default_result_path()})")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--no-guard-route", action="store_true",
+                        help="do not install the guard route 'unreachable 100.64.0.0/10 metric "
+                             "4000' (it keeps overlay traffic off the campus network in clear "
+                             "text when tailscaled stops)")
     return parser
 
 
@@ -53,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
                           tags=tuple(t.strip() for t in args.tags.split(",") if t.strip()),
                           accept_dns=args.accept_dns == "true", timeout_s=args.timeout)
     result = join(request, args.socket, args.tailscale, args.ca_file)
+    result.guard_route = "not asked (--no-guard-route)" if args.no_guard_route \
+        else ensure_guard_route()
     path = write_result(result, args.out or default_result_path())
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
@@ -62,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{verb}: {me.hostname if me else args.hostname} "
               f"{', '.join(me.overlay_ips) if me else ''} ({me.dns_name if me else ''}); "
               f"{len(result.snapshot.peers)} peer(s); wrote {path}")
+        print(result.guard_route)
     return 0
 
 

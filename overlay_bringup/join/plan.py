@@ -9,6 +9,12 @@ from typing import Any
 from overlay_monitor.errors import OverlayError
 
 HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+#: Tailscale's address range. While tailscaled runs, its own routing table sends it into the
+#: tunnel; when tailscaled stops, that table goes and traffic to peers would follow the default
+#: route onto the campus network in clear text. The guard route (low priority: high metric) makes
+#: it unreachable instead.
+OVERLAY_RANGE = "100.64.0.0/10"
+GUARD_ROUTE_METRIC = 4000
 
 
 class JoinError(OverlayError):
@@ -93,7 +99,8 @@ _FAILURES: list[tuple[re.Pattern[str], type[JoinError], str]] = [
                 r"no route to host", re.I),
      ServerUnreachable, "the coordination server cannot be reached: check the URL, DNS, and "
      "that TCP port 443 is open"),
-    (re.compile(r"invalid key|authkey expired|key expired|not valid|unauthorized", re.I),
+    (re.compile(r"invalid key|authkey expired|key expired|already used|not valid|unauthorized",
+                re.I),
      KeyRejected, "the server rejected the auth key (invalid, expired or used up): ask for a "
      "new one ('overlay-server apply' issues them)"),
     (re.compile(r"NeedsMachineAuth", re.I),
@@ -104,10 +111,19 @@ _FAILURES: list[tuple[re.Pattern[str], type[JoinError], str]] = [
 ]
 
 
-def classify_failure(stderr: str, secret: str = "") -> JoinError:
-    """One clear error for what ``tailscale up`` printed (with any secret removed)."""
-    text = stderr.replace(secret, "<auth key>") if secret else stderr
-    last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "")
+def classify_failure(stderr: str, secret: str = "", health: list[str] | None = None) -> JoinError:
+    """One clear error for what ``tailscale up`` printed (with any secret removed).
+
+    tailscale 1.102 prints only "timeout waiting for Tailscale service to enter a Running state"
+    when the server is down or not trusted; the reason is in tailscaled's health messages ("The
+    last login error was: … x509: …"), so those are read too."""
+    text = stderr + "".join(f"\n{line}" for line in health or [])
+    text = text.replace(secret, "<auth key>") if secret else text
+    last = next((line.strip() for line in reversed(text.splitlines())
+                 if "login error" in line), "") or next(
+        (line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
+    if secret:
+        last = last.replace(secret, "<auth key>")
     for pattern, kind, advice in _FAILURES:
         if pattern.search(text):
             return kind(f"{advice} (tailscale said: {last[:300]})")
@@ -115,6 +131,19 @@ def classify_failure(stderr: str, secret: str = "") -> JoinError:
         return JoinError("tailscale refused to change its settings without --reset "
                          "(tailscale said: requires mentioning all non-default flags)")
     return JoinError(f"tailscale up failed: {last[:300] or 'no message'}")
+
+
+def guard_route_argv(verb: str = "add") -> list[str]:
+    """``ip route`` that adds (or shows) the guard route for the overlay range."""
+    if verb == "show":
+        return ["ip", "route", "show", "type", "unreachable", OVERLAY_RANGE]
+    return ["ip", "route", verb, "unreachable", OVERLAY_RANGE, "metric", str(GUARD_ROUTE_METRIC)]
+
+
+def has_guard_route(ip_route_show: str) -> bool:
+    """Whether ``ip route show type unreachable 100.64.0.0/10`` output lists the guard route."""
+    return any(line.split()[:2] == ["unreachable", OVERLAY_RANGE]
+               for line in ip_route_show.splitlines() if line.strip())
 
 
 def tag_mismatch(request: JoinRequest, actual: list[str]) -> str:

@@ -20,6 +20,8 @@ from overlay_monitor.files import is_private, write_atomic
 from overlay_monitor.models import OverlaySnapshot
 
 from .plan import (
+    GUARD_ROUTE_METRIC,
+    OVERLAY_RANGE,
     Action,
     JoinError,
     JoinRequest,
@@ -30,6 +32,8 @@ from .plan import (
     WaitingForApproval,
     classify_failure,
     decide,
+    guard_route_argv,
+    has_guard_route,
     tag_mismatch,
     up_argv,
     validate,
@@ -42,10 +46,11 @@ SYSTEM_CA_DIR = Path("/usr/local/share/ca-certificates")
 class JoinResult:
     action: Action
     snapshot: OverlaySnapshot
+    guard_route: str = ""
 
     def to_json(self) -> dict[str, object]:
         data = snapshot_to_json(self.snapshot)
-        return {"action": self.action.value, **data}
+        return {"action": self.action.value, "guard_route": self.guard_route, **data}
 
 
 def check_key_file(path: str) -> None:
@@ -113,7 +118,11 @@ def join(request: JoinRequest, socket_path: str, tailscale: str = "tailscale",
         except subprocess.TimeoutExpired as err:
             raise JoinTimeout(f"tailscale up did not finish within {request.timeout_s:g} s") from err
         if proc.returncode != 0:
-            raise classify_failure(proc.stderr + proc.stdout)
+            try:
+                health = client.snapshot().health
+            except BackendUnavailable:
+                health = []
+            raise classify_failure(proc.stderr + proc.stdout, health=health)
         deadline = time.monotonic() + request.timeout_s
         while True:
             snapshot = client.snapshot()
@@ -135,6 +144,22 @@ def join(request: JoinRequest, socket_path: str, tailscale: str = "tailscale",
             time.sleep(poll_s)
     finally:
         client.close()
+
+
+def ensure_guard_route() -> str:
+    """Install the guard route for the overlay range when missing; say what happened."""
+    if shutil.which("ip") is None:
+        return "guard route not checked: 'ip' (iproute2) is missing"
+    shown = subprocess.run(guard_route_argv("show"), capture_output=True, text=True, timeout=10)
+    if shown.returncode == 0 and has_guard_route(shown.stdout):
+        return f"guard route present (unreachable {OVERLAY_RANGE} metric {GUARD_ROUTE_METRIC})"
+    added = subprocess.run(guard_route_argv("add"), capture_output=True, text=True, timeout=10)
+    if added.returncode != 0:
+        return (f"guard route NOT installed ({added.stderr.strip() or 'ip route failed'}): "
+                f"run 'sudo {' '.join(guard_route_argv())}' so overlay traffic never leaves "
+                "in clear text when tailscaled stops")
+    return (f"installed guard route: unreachable {OVERLAY_RANGE} metric {GUARD_ROUTE_METRIC} "
+            "(overlay traffic never falls back to the campus network in clear text)")
 
 
 def default_result_path() -> Path:

@@ -287,6 +287,15 @@ def _tailscale_up(plan: LabPlan, state: LabState, join: bool) -> dict[str, float
     return times
 
 
+def restart_tailscaled(prefix: str, robot: str) -> LabState:
+    """Stop and start one robot's tailscaled (state kept: it reconnects by itself)."""
+    state = require_state(prefix)
+    tailscale_lab.stop_tailscaled(state, robot)
+    tailscale_lab.restart_tailscaled(state, robot, _start_detached)
+    save_state(state)
+    return state
+
+
 def switch_campus(prefix: str, campus: str) -> LabState:
     """Open or close a running tailscale lab's campus (only its campus chain changes)."""
     state = require_state(prefix)

@@ -245,6 +245,34 @@ def start_tailscaled(plan: LabPlan, robot: RobotPlan, server: ServerInfo,
     return int(process.pid)
 
 
+def stop_tailscaled(state: LabState, robot: str) -> None:
+    """Stop a robot's tailscaled (as 'systemctl stop tailscaled' would): it removes its routes."""
+    import psutil
+
+    target = state.robot(robot)
+    try:
+        proc = psutil.Process(target.tailscaled_pid)
+        proc.terminate()
+        proc.wait(10)
+    except psutil.Error:
+        pass
+
+
+def restart_tailscaled(state: LabState, robot: str, start_detached: Any) -> int:
+    """Start a robot's tailscaled again with its saved state (it logs back in by itself)."""
+    plan_robot = RobotPlan(index=0, name=robot, namespace=state.robot(robot).namespace,
+                           wg_interface="tailscale0", overlay_ip="", underlay_ip="",
+                           router_ip="", router_veth="")
+    out = server_out(state.prefix)
+    server = ServerInfo(url=state.server_url, fqdn="", pid=state.server_pid, team="", tag="",
+                        ca_file=next((out / "bundles").glob("*/ca.crt")), key_file=Path(),
+                        api_key_file=Path())
+    plan = LabPlan(prefix=state.prefix, robots=(plan_robot,), relay_routes=())
+    pid = start_tailscaled(plan, plan_robot, server, start_detached)
+    state.robot(robot).tailscaled_pid = pid
+    return pid
+
+
 def join_argv(server: ServerInfo, robot: str, out: str) -> list[str]:
     """``overlay-join`` as a user runs it on a robot, with the team's bundle."""
     return _cli("overlay_bringup.join.cli", "--login-server", server.url, "--auth-key-file",

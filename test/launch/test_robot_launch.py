@@ -73,7 +73,8 @@ def robot_launch(stand_ins):
                           "auth_key_file": stand_ins["key"], "tags": "tag:team-a",
                           "ca_file": stand_ins["ca"], "socket_path": stand_ins["socket"],
                           "discovery_mode": "static-peers", "domain_id": DOMAIN,
-                          "discovery_dir": str(stand_ins["tmp"] / "discovery")}.items())
+                          "discovery_dir": str(stand_ins["tmp"] / "discovery"),
+                          "guard_route": "false"}.items())
     return LaunchDescription([include, ReadyToTest()])
 
 

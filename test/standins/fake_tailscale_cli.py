@@ -2,9 +2,12 @@
 
 It records its argv (JSON lines in $FAKE_TAILSCALE_ARGV_LOG) and, for ``up``, drives the
 stand-in tailscaled (script file $FAKE_TAILSCALED_SCRIPT) the way a real login would end:
-Running with an address and peers, NeedsMachineAuth, or an error printed like tailscale prints
-it. The auth key is read from the ``file:`` path, as the real CLI does; what the key says
-decides the outcome ("expired" -> invalid key, "machineauth" -> NeedsMachineAuth).
+Running with an address and peers, NeedsMachineAuth, or an error printed as tailscale 1.102.5
+printed it against headscale 0.29.2 (test/fixtures/real/up_*.txt): key errors on stderr, server
+errors only as a timeout on stderr with the reason in tailscaled's health messages. The auth key
+is read from the ``file:`` path, as the real CLI does; what the key says decides the outcome
+("expired", "used", "machineauth"); the node's tags are the key's (script field ``key_tags``,
+default tag:team-a), and ``--advertise-tags`` with a key is refused, as headscale refuses it.
 """
 from __future__ import annotations
 
@@ -55,19 +58,28 @@ def main() -> int:
               "use the command below to explicitly mention the current value of\n"
               "all non-default settings:", file=sys.stderr)
         return 1
-    if "unreachable" in url:
-        print(f'backend error: Post "{url}/machine/register": dial tcp 192.0.2.1:443: '
-              "connect: connection refused", file=sys.stderr)
+    timeout = ('timeout waiting for Tailscale service to enter a Running state; check health '
+               'with "tailscale status"')
+    for marker, reason in (("unreachable", "dial tcp 198.19.0.2:443: connect: connection refused"),
+                           ("badcert", "x509: certificate signed by unknown authority")):
+        if marker in url:
+            script["status"] = status("NeedsLogin", self_name=hostname, health=[
+                f'You are logged out. The last login error was: fetch control key: Get '
+                f'"{url}/key?v=142": {reason}'])
+            write_script(script_path, script)
+            print(timeout, file=sys.stderr)
+            return 1
+    for marker, error in (("expired", "authkey expired"), ("used", "authkey already used")):
+        if marker in key:
+            print(f"backend error: {error}", file=sys.stderr)
+            return 1
+    requested = [t for t in (_flag(args, "--advertise-tags") or "").split(",") if t]
+    if requested and key:
+        print("backend error: handling register with auth key: creating new node: requested "
+              f"tags [{' '.join(requested)}] are invalid or not permitted", file=sys.stderr)
         return 1
-    if "badcert" in url:
-        print(f'backend error: Get "{url}/key?v=113": tls: failed to verify certificate: '
-              "x509: certificate signed by unknown authority", file=sys.stderr)
-        return 1
-    if "expired" in key:
-        print("backend error: invalid key: authkey expired", file=sys.stderr)
-        return 1
-    tags = [t for t in (_flag(args, "--advertise-tags") or "").split(",") if t]
-    new_prefs = {"ControlURL": url, "Hostname": hostname, "AdvertiseTags": tags or None,
+    tags = list(script.get("key_tags", ["tag:team-a"]))
+    new_prefs = {"ControlURL": url, "Hostname": hostname, "AdvertiseTags": None,
                  "WantRunning": True, "CorpDNS": _flag(args, "--accept-dns") != "false"}
     if "machineauth" in key:
         script["status"] = status("NeedsMachineAuth", self_name=hostname)
@@ -79,7 +91,8 @@ def main() -> int:
     peers = script.get("peer_templates") or [
         peer_status("robot2", "100.64.0.2", tags=tags), peer_status("robot3", "100.64.0.3",
                                                                      state="idle", tags=tags)]
-    script["status"] = status("Running", self_name=hostname, self_ip="100.64.0.1", peers=peers)
+    script["status"] = status("Running", self_name=hostname, self_ip="100.64.0.1", peers=peers,
+                              self_tags=tags)
     script["prefs"] = new_prefs
     write_script(script_path, script)
     return 0

@@ -1,9 +1,13 @@
 """Build ipnstate.Status / PeerStatus / PingResult JSON exactly as tailscaled serialises them.
 
-Shapes follow tailscale's ipn/ipnstate/ipnstate.go: Go field names as keys, ``Peer`` keyed by
-``nodekey:<64 hex>``, ``User`` keyed by the decimal user ID, RFC 3339 times with the Go zero time
-``0001-01-01T00:00:00Z`` for "never", ``Addrs`` null when unknown, omitempty fields left out when
-empty. ``client="old"`` imitates clients from before ``ID`` and ``PeerRelay`` existed.
+Shapes follow what tailscaled 1.102.5 under headscale 0.29.2 serialised in the lab
+(test/fixtures/real/, checked by test_standins_match_real.py): Go field names as keys, ``Peer``
+keyed by ``nodekey:<64 hex>``, ``ID`` the headscale node id as a string and ``NodeID`` as a
+number, ``User`` keyed by the decimal user ID (tagged nodes belong to headscale's
+"tagged-devices" user), RFC 3339 times with the Go zero time ``0001-01-01T00:00:00Z`` for "never",
+``Addrs`` null (headscale sends no endpoints), ``PeerRelay`` always present ("" when unused),
+``Tags`` only on tagged nodes, ``KeyExpiry`` only on untagged ones. ``client="old"`` imitates
+clients from before ``ID`` and ``PeerRelay`` existed.
 """
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ import hashlib
 from typing import Any
 
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"
-NEW_VERSION = "1.90.6-t0123456789-gabcdef012"
+NEW_VERSION = "1.102.5-overlay"
+#: headscale's user id for tagged nodes ("tagged-devices")
+TAGGED_USER_ID = 2147455555
 OLD_VERSION = "1.32.3-t9f5e4b5c6-g8a1b2c3d4"
 
 
@@ -29,27 +35,30 @@ def peer_status(hostname: str, ip: str, *, state: str = "direct", region: str = 
         online = state != "offline"
     active = state in ("direct", "derp", "peer-relay")
     raw: dict[str, Any] = {}
+    node_id = int(hashlib.sha256(hostname.encode()).hexdigest()[:4], 16)
     if client == "new":
-        raw["ID"] = "n" + hashlib.sha256(hostname.encode()).hexdigest()[:12] + "CNTRL"
+        raw["ID"] = str(node_id)
+        raw["NodeID"] = node_id
+    suffix_v6 = ip.rsplit(".", 1)[1]
     raw.update({
         "PublicKey": node_key(hostname),
         "HostName": hostname,
         "DNSName": f"{hostname}.{suffix}.",
         "OS": os_name,
-        "UserID": user_id,
-        "TailscaleIPs": [ip, "fd7a:115c:a1e0::" + ip.rsplit(".", 1)[1]],
-        "AllowedIPs": [f"{ip}/32"],
+        "UserID": TAGGED_USER_ID if tags and client == "new" else user_id,
+        "TailscaleIPs": [ip, f"fd7a:115c:a1e0::{suffix_v6}"],
+        "AllowedIPs": [f"{ip}/32", f"fd7a:115c:a1e0::{suffix_v6}/128"],
     })
     if tags:
         raw["Tags"] = tags
     raw.update({
-        "Addrs": ["198.51.100.7:41641", "10.1.2.3:41641"] if state != "offline" else None,
+        "Addrs": None,
         "CurAddr": "198.51.100.7:41641" if state == "direct" else "",
         "Relay": region,
     })
-    # PeerRelay (newer clients only) is "ip:port:vni:N" when a peer relay carries the traffic
-    if client == "new" and state == "peer-relay":
-        raw["PeerRelay"] = "100.64.0.9:7777:vni:3"
+    # PeerRelay (newer clients only): "" unless a peer relay carries the traffic
+    if client == "new":
+        raw["PeerRelay"] = "100.64.0.9:7777:vni:3" if state == "peer-relay" else ""
     raw.update({
         "RxBytes": rx,
         "TxBytes": tx,
@@ -61,29 +70,42 @@ def peer_status(hostname: str, ip: str, *, state: str = "direct", region: str = 
         "ExitNode": False,
         "ExitNodeOption": False,
         "Active": active,
-        "PeerAPIURL": [f"http://{ip}:41234"],
-        "InNetworkMap": True,
-        "InMagicSock": True,
-        "InEngine": active,
+        "PeerAPIURL": [f"http://{ip}:41234", f"http://[fd7a:115c:a1e0::{suffix_v6}]:41235"],
     })
     if client == "new":
-        raw["Capabilities"] = ["https://tailscale.com/cap/file-sharing"]
-        raw["CapMap"] = {"https://tailscale.com/cap/file-sharing": None}
+        raw["TaildropTarget"] = 1
+        raw["NoFileSharingReason"] = ""
+    raw.update({"InNetworkMap": True, "InMagicSock": True, "InEngine": active})
     if expired:
         raw["Expired"] = True
-    raw["KeyExpiry"] = "2027-05-25T08:00:00Z"
+    if not tags:
+        raw["KeyExpiry"] = "2027-05-25T08:00:00Z"
     return raw
+
+
+_SELF_ORDER = ("ID", "NodeID", "PublicKey", "HostName", "DNSName", "OS", "UserID",
+               "TailscaleIPs", "AllowedIPs", "Tags", "Addrs", "CurAddr", "Relay", "PeerRelay",
+               "RxBytes", "TxBytes", "Created", "LastWrite", "LastSeen", "LastHandshake",
+               "Online", "ExitNode", "ExitNodeOption", "Active", "PeerAPIURL", "TaildropTarget",
+               "NoFileSharingReason", "Capabilities", "CapMap", "InNetworkMap", "InMagicSock",
+               "InEngine", "Expired", "KeyExpiry")
 
 
 def status(backend_state: str = "Running", *, self_name: str = "robot1",
            self_ip: str = "100.64.0.1", peers: list[dict[str, Any]] | None = None,
            health: list[str] | None = None, client: str = "new",
-           suffix: str = "fleet.example") -> dict[str, Any]:
+           suffix: str = "fleet.example", self_tags: list[str] | None = None) -> dict[str, Any]:
     """A whole ipnstate.Status. NeedsLogin and friends have no Self IPs and no peers."""
     running = backend_state == "Running"
-    self_peer = peer_status(self_name, self_ip, state="direct", client=client, suffix=suffix)
-    self_peer.update({"CurAddr": "", "Active": False, "Addrs": [], "InEngine": False,
-                      "Online": running})
+    self_peer = peer_status(self_name, self_ip, state="direct", client=client, suffix=suffix,
+                            tags=self_tags)
+    self_peer.update({"CurAddr": "", "Active": False, "Addrs": ["198.18.1.2:41641"],
+                      "InEngine": False, "Online": running})
+    if client == "new":  # only the node itself carries its capabilities
+        caps = ["https://tailscale.com/cap/file-sharing", "https://tailscale.com/cap/ssh"]
+        self_peer["Capabilities"] = caps
+        self_peer["CapMap"] = {cap: [] for cap in caps}
+        self_peer = {k: self_peer[k] for k in _SELF_ORDER if k in self_peer}
     peers = peers if running else []
     raw: dict[str, Any] = {
         "Version": NEW_VERSION if client == "new" else OLD_VERSION,
@@ -101,6 +123,7 @@ def status(backend_state: str = "Running", *, self_name: str = "robot1",
         "CurrentTailnet": {"Name": "fleet", "MagicDNSSuffix": suffix, "MagicDNSEnabled": True}
         if running else None,
         "CertDomains": None,
+        **({"ExtraRecords": None} if client == "new" else {}),
         "Peer": {p["PublicKey"]: p for p in (peers or [])} or None,
         "User": {"1": {"ID": 1, "LoginName": "team-a@", "DisplayName": "team-a",
                        "ProfilePicURL": ""}},
@@ -113,17 +136,26 @@ def status(backend_state: str = "Running", *, self_name: str = "robot1",
 def ping_result(ip: str, *, latency_s: float | None = 0.0123, path: str = "direct",
                 region_id: int = 999, region_code: str = "campus", err: str = "",
                 client: str = "new") -> dict[str, Any]:
-    """ipnstate.PingResult for a disco ping."""
+    """ipnstate.PingResult for a disco ping. 1.102 writes every field (empty when unused)."""
     raw: dict[str, Any] = {"IP": ip, "NodeIP": ip, "NodeName": "peer"}
-    if err:
-        raw["Err"] = err
+    if client != "new":
+        if err:
+            raw["Err"] = err
+            return raw
+        raw["LatencySeconds"] = latency_s
+        if path == "direct":
+            raw["Endpoint"] = "198.51.100.7:41641"
+        else:
+            raw["DERPRegionID"] = region_id
+            raw["DERPRegionCode"] = region_code
         return raw
-    raw["LatencySeconds"] = latency_s
-    if path == "direct":
-        raw["Endpoint"] = "198.51.100.7:41641"
-    elif path == "peer-relay" and client == "new":
-        raw["PeerRelay"] = "100.64.0.9:7777:vni:3"
-    else:
-        raw["DERPRegionID"] = region_id
-        raw["DERPRegionCode"] = region_code
+    derp = path not in ("direct", "peer-relay") and not err
+    raw.update({
+        "Err": err,
+        "LatencySeconds": 0 if err else latency_s,
+        "Endpoint": "198.51.100.7:41641" if path == "direct" and not err else "",
+        "PeerRelay": "100.64.0.9:7777:vni:3" if path == "peer-relay" and not err else "",
+        "DERPRegionID": region_id if derp else 0,
+        "DERPRegionCode": region_code if derp else "",
+    })
     return raw

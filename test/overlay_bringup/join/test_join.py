@@ -10,17 +10,21 @@ import pytest
 from overlay_bringup.join.plan import (
     Action,
     JoinRequest,
+    JoinTimeout,
     KeyRejected,
     ServerNotTrusted,
     ServerUnreachable,
     WaitingForApproval,
     classify_failure,
     decide,
+    guard_route_argv,
+    has_guard_route,
+    tag_mismatch,
     up_argv,
     validate,
 )
 from overlay_bringup.server.tls import ensure_ca, ensure_server_cert
-from overlay_testing import TEST_API_KEY, install_fake_tailscale_cli, overlay_cli
+from overlay_testing import FIXTURES, TEST_API_KEY, install_fake_tailscale_cli, overlay_cli
 from standins.fake_headscale import FakeHeadscale
 from standins.fake_tailscaled import FakeTailscaled
 from standins.tailscale_shapes import status
@@ -42,20 +46,51 @@ def test_decide_is_idempotent_and_resets_when_configured_elsewhere():
 def test_up_argv_passes_the_key_by_file_only():
     argv = up_argv(JoinRequest(URL, "/etc/k", "robot1", ("tag:a", "tag:b"), False, 30),
                    Action.UP_RESET, socket="/tmp/ts.sock")
+    # no --advertise-tags: the key carries the tags (headscale 0.29 rejects requested tags)
     assert argv == ["tailscale", "--socket", "/tmp/ts.sock", "up", "--login-server", URL,
                     "--auth-key", "file:/etc/k", "--hostname", "robot1", "--accept-dns=false",
-                    "--timeout=30s", "--advertise-tags", "tag:a,tag:b", "--reset"]
+                    "--timeout=30s", "--reset"]
 
 
-@pytest.mark.parametrize("stderr, kind", [
-    ("backend error: invalid key: authkey expired", KeyRejected),
-    ('Get "https://x/key": x509: certificate signed by unknown authority', ServerNotTrusted),
-    ("dial tcp 192.0.2.1:443: connect: connection refused", ServerUnreachable),
-    ("timeout waiting for Tailscale service to enter a Running state; last state: "
-     "NeedsMachineAuth", WaitingForApproval),
+def test_guard_route_command_and_detection():
+    assert guard_route_argv() == ["ip", "route", "add", "unreachable", "100.64.0.0/10",
+                                  "metric", "4000"]
+    assert has_guard_route("unreachable 100.64.0.0/10 metric 4000 \n")
+    assert not has_guard_route("") and not has_guard_route("unreachable 10.0.0.0/8 metric 1\n")
+
+
+def test_tags_come_from_the_key_and_a_mismatch_is_named():
+    request = JoinRequest(URL, "/k", "robot1", ("tag:team-a",))
+    assert tag_mismatch(request, ["tag:team-a"]) == ""
+    assert "instead of tag:team-a" in tag_mismatch(request, ["tag:team-b"])
+    assert tag_mismatch(JoinRequest(URL, "/k", "robot1"), ["tag:x"]) == ""
+
+
+def _recorded(name):
+    """stderr and the health lines of a real `tailscale up` failure (test/fixtures/real)."""
+    text = (FIXTURES / "real" / name).read_text()
+    stderr = text.split("--- stderr\n", 1)[1].split("--- stdout", 1)[0]
+    health = text.split("right after\n", 1)[1].splitlines()
+    return stderr, health
+
+
+@pytest.mark.parametrize("name, kind, says", [
+    ("up_expired_key.txt", KeyRejected, "authkey expired"),
+    ("up_used_key.txt", KeyRejected, "authkey already used"),
+    ("up_untrusted_ca.txt", ServerNotTrusted, "x509: certificate signed by unknown authority"),
+    ("up_server_down.txt", ServerUnreachable, "connection refused"),
 ])
-def test_failures_map_to_named_errors(stderr, kind):
-    assert isinstance(classify_failure(stderr), kind)
+def test_real_up_failures_map_to_named_errors(name, kind, says):
+    stderr, health = _recorded(name)
+    error = classify_failure(stderr, health=health)
+    assert type(error) is kind and says in str(error)
+
+
+def test_without_health_a_timeout_is_a_timeout_and_machine_auth_is_named():
+    assert type(classify_failure(_recorded("up_server_down.txt")[0])) is JoinTimeout
+    assert isinstance(classify_failure(
+        "timeout waiting for Tailscale service to enter a Running state; last state: "
+        "NeedsMachineAuth"), WaitingForApproval)
 
 
 def test_failure_text_never_carries_the_key():
@@ -95,7 +130,7 @@ def _join(world, *extra, key=None):
     args = ["--login-server", world["url"], "--auth-key-file", str(key or world["key"]),
             "--hostname", "robot1", "--tags", "tag:team-a", "--ca-file", world["ca"],
             "--socket", world["daemon"].socket_path, "--out", str(world["tmp"] / "overlay.json"),
-            "--timeout", "10", *extra]
+            "--timeout", "10", "--no-guard-route", *extra]
     return subprocess.run([*overlay_cli("overlay-join"), *args], capture_output=True, text=True,
                           env=world["env"], timeout=60)
 
@@ -111,7 +146,8 @@ def test_join_runs_tailscale_up_waits_for_running_and_writes_the_result(world):
     assert "joined: robot1 100.64.0.1" in result.stdout and "2 peer(s)" in result.stdout
     (argv,) = _argvs(world)
     assert argv[2:5] == ["up", "--login-server", world["url"]]
-    assert f"file:{world['key']}" in argv and "--advertise-tags" in argv
+    assert f"file:{world['key']}" in argv and "--advertise-tags" not in argv
+    assert "not asked (--no-guard-route)" in result.stdout
     data = json.loads((world["tmp"] / "overlay.json").read_text())
     assert data["backend_state"] == "Running" and data["self"]["ips"][0] == "100.64.0.1"
     assert [p["hostname"] for p in data["peers"]] == ["robot2", "robot3"]

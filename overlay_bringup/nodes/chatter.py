@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init()
     node = rclpy.create_node(f"overlay_chatter_{args.role}")
     start = time.monotonic()
+    wall_start = time.time()
     received: list[tuple[float, int]] = []
     try:
         if args.role == "talk":
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({
             "received": len(received),
             "first_s": round(received[0][0], 3) if received else None,
+            # wall-clock time of the first arrival, to compare with when a launch started
+            "first_wall": round(wall_start + received[0][0], 3) if received else None,
             "last_s": round(received[-1][0], 3) if received else None,
             "first_seq": received[0][1] if received else None,
             "last_seq": received[-1][1] if received else None,

@@ -1,0 +1,126 @@
+"""`ros2 launch overlay_bringup robot.launch.py` as each robot of the real-component lab runs
+it (root, Go-built tailscale/headscale, ros2 launch): it joins with the team's bundle, writes the
+discovery configuration and starts the monitor; a talker on r1 then reaches listeners on r2 and
+r3 over tailscale0, for each discovery mode, on both campuses. The first run also joins."""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from overlay_bringup.lab.runner import lab_down, lab_up, robot_exec_argv, switch_campus
+from overlay_bringup.lab.tailscale_lab import server_out
+from overlay_testing import lab_prefix, real_components_preconditions, skip_or_fail
+
+pytestmark = [pytest.mark.lab, pytest.mark.real, pytest.mark.launch_test, pytest.mark.slow]
+PREFIX = lab_prefix("otl")
+LAUNCH = str(Path(__file__).resolve().parent / "lab_chatter.launch.py")
+DURATION = 14
+RESULTS: dict[str, dict[str, object]] = {}
+
+
+@pytest.fixture(scope="module")
+def unjoined_lab():
+    real_components_preconditions()
+    if shutil.which("ros2") is None:
+        skip_or_fail("ros2 (launch, ros2cli) is not installed: ../shared/ros2-python-tools")
+    result = lab_up(plan_lab_args(), join=False)
+    yield result.state
+    lab_down(PREFIX)
+    print("\nrobot.launch.py on the real lab:", json.dumps(RESULTS, indent=1))
+
+
+def plan_lab_args():
+    from overlay_bringup.lab.topology import plan_lab
+    return plan_lab(3, PREFIX, overlay="tailscale", campus="restrictive")
+
+
+def _launch(state, robot, role, mode, domain, server=""):
+    bundle = server_out(PREFIX) / "bundles" / "lab"
+    args = [f"role:={role}", f"duration:={DURATION}", f"robot_name:={robot}",
+            f"login_server:={state.server_url}", f"auth_key_file:={bundle / 'auth.key'}",
+            f"ca_file:={bundle / 'ca.crt'}", "tags:=tag:lab", f"discovery_mode:={mode}",
+            f"domain_id:={domain}"]
+    if server:
+        args.append(f"discovery_server:={server}")
+    argv = ["setsid", "env", "--default-signal=INT", "ros2", "launch", LAUNCH, *args]
+    return subprocess.Popen(robot_exec_argv(state, robot, argv), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+
+
+def _listener_result(output: str) -> dict[str, object]:
+    for line in reversed(output.splitlines()):
+        start = line.find('{"received"')
+        if start >= 0:
+            return json.loads(line[start:])
+    return {"received": 0, "first_wall": None}
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+    return out
+
+
+@pytest.mark.parametrize("campus", ["restrictive", "open"])
+@pytest.mark.parametrize("mode", ["fastdds-peers", "static-peers", "fastdds-server"])
+def test_robot_launch_on_every_robot_carries_ros_messages(unjoined_lab, mode, campus):
+    state = switch_campus(PREFIX, campus)
+    domain = random.randint(1, 100)
+    server_proc = None
+    server = ""
+    if mode == "fastdds-server":
+        r1_ip = state.robot("r1").tailscale_ips[0] if state.robot("r1").tailscale_ips else ""
+        if not r1_ip:  # r1 has not joined yet: join it through robot.launch.py first
+            first = _launch(state, "r1", "listen", "fastdds-peers", domain)
+            time.sleep(8)
+            _stop(first)
+            from overlay_bringup.lab.tailscale_lab import tailscale_ips
+            r1_ip = tailscale_ips(PREFIX, "r1")[0]
+            state.robot("r1").tailscale_ips = [r1_ip]
+        server = f"{r1_ip}:11811"
+        server_proc = subprocess.Popen(robot_exec_argv(state, "r1", [
+            "setsid", "fast-discovery-server", "-i", "0", "-l", r1_ip, "-p", "11811"]),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+    started = time.time()
+    procs = {name: _launch(state, name, "listen", mode, domain, server) for name in ("r2", "r3")}
+    procs["r1"] = _launch(state, "r1", "talk", mode, domain, server)
+    try:
+        outputs = {}
+        for name in ("r2", "r3"):
+            try:
+                outputs[name], _ = procs[name].communicate(timeout=DURATION + 60)
+            except subprocess.TimeoutExpired:
+                outputs[name] = _stop(procs[name])
+    finally:
+        talker_out = _stop(procs["r1"])
+        for proc in procs.values():
+            _stop(proc)
+        if server_proc is not None:
+            subprocess.run(["ip", "netns", "exec", state.robot("r1").namespace, "pkill", "-f",
+                            "fast-discovery-server"], check=False)
+            server_proc.wait(10)
+    results = {name: _listener_result(out) for name, out in outputs.items()}
+    firsts = {name: round(r["first_wall"] - started, 2) if r.get("first_wall") else None
+              for name, r in results.items()}
+    RESULTS[f"{mode}/{campus}"] = {"first_message_after_launch_s": firsts,
+                                   "received": {n: r["received"] for n, r in results.items()}}
+    assert "overlay: joined" in talker_out or "overlay: already joined" in talker_out, \
+        talker_out[-2000:]
+    for name, result in results.items():
+        assert result["received"] > 0, f"{name} got nothing ({mode}, {campus}): " \
+                                       f"{outputs[name][-1500:]}"

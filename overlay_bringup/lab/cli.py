@@ -18,6 +18,7 @@ from overlay_monitor.console import make_console
 from overlay_monitor.errors import OverlayError
 from overlay_monitor.table import render_table
 
+from ..components import find_component
 from .impairments import parse_impairments, parse_relays
 from .reachability import ping_matrix
 from .runner import lab_down, lab_status, lab_up, require_state, robot_exec_argv, switch_campus
@@ -47,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"lab name, prefix of its namespaces and interfaces (default {DEFAULT_PREFIX})")
         return p
 
-    def with_build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    def with_build(p: argparse.ArgumentParser, overlay_default: str = "wireguard"
+                   ) -> argparse.ArgumentParser:
         p.add_argument("--robots", type=int, default=3, help="number of robots, 2..200 (default 3)")
         p.add_argument("--impair", action="append", default=[], metavar="ROBOT:SETTINGS",
                        help="underlay impairment, e.g. r2:delay=40ms,loss=1%%,rate=10mbit "
@@ -58,10 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--allow-underlay-tests", action="store_true",
                        help="let ping and the link-test/iperf3 ports (5301-5302, 5201) cross the "
                             "underlay, to compare it with the overlay")
-        p.add_argument("--overlay", choices=OVERLAYS, default="wireguard",
+        choices = OVERLAYS + (("auto",) if overlay_default == "auto" else ())
+        p.add_argument("--overlay", choices=choices, default=overlay_default,
                        help="wireguard: wireguard-go mesh (fast, no Go needed); tailscale: the "
                             "real headscale (+DERP, STUN) and a tailscaled per robot "
-                            "(tools/build_components.sh builds them). Default wireguard")
+                            "(tools/build_components.sh builds them)"
+                            + ("; auto: tailscale when built, else wireguard" if
+                               overlay_default == "auto" else "") + f". Default {overlay_default}")
         p.add_argument("--campus", choices=CAMPUS_MODES, default="restrictive",
                        help="tailscale overlay: open lets UDP between robots through (direct "
                             "paths); restrictive passes only the server's HTTPS and STUN, so "
@@ -83,8 +88,8 @@ def _parser() -> argparse.ArgumentParser:
         "campus", help="switch a running tailscale lab's campus network: open or restrictive"))
     campus.add_argument("mode", choices=CAMPUS_MODES)
     demo = with_build(with_prefix(sub.add_parser(
-        "demo", help="the main job: build the lab, prove every robot reaches every other over "
-                     "WireGuard, show live per-peer state, tear down")))
+        "demo", help="the main job: build the lab, join the robots, show live per-peer state, "
+                     "ROS messages and a link test, tear down")), overlay_default="auto")
     demo.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
     demo.add_argument("--report", type=Path, default=Path("overlay-demo-report"),
                       help="where the link-test report goes (default ./overlay-demo-report)")
@@ -191,6 +196,17 @@ def _print_matrix(state: LabState, console: Console) -> bool:
 
 
 def _demo(args: argparse.Namespace, console: Console) -> int:
+    if args.overlay == "auto":
+        missing = [n for n in ("tailscale", "tailscaled", "headscale") if find_component(n) is None]
+        args.overlay = "wireguard" if missing else "tailscale"
+        if missing:
+            console.print(f"note: {', '.join(missing)} not built (tools/build_components.sh "
+                          "needs Go): the demo runs on the plain WireGuard lab instead")
+    if args.overlay == "tailscale":
+        from .demo_tailscale import run_demo
+
+        args.allow_underlay_tests = True  # the link test compares each path with the underlay
+        return run_demo(_plan(args), console, args.report, args.keep)
     plan = _plan(args)
     start = time.monotonic()
     console.print(f"[1/5] building lab {plan.prefix!r}: {len(plan.robots)} robots behind a "

@@ -127,35 +127,35 @@ def test_lab_up_twice_is_safe_and_a_different_lab_is_refused(lab3):
     from overlay_bringup.lab.runner import lab_up
     from overlay_bringup.lab.topology import plan_lab
 
-    again = lab_up(plan_lab(3, "ovt"))
+    again = lab_up(plan_lab(3, lab3.prefix))
     assert again.already_up
     assert [r.public_key for r in again.state.robots] == [r.public_key for r in lab3.robots]
-    with pytest.raises(LabError, match="already up with 3 robots.*overlay-lab down --prefix ovt"):
-        lab_up(plan_lab(3, "ovt", {"r1": Impairment(loss_percent=1)}))
+    with pytest.raises(LabError, match=f"already up with 3 robots.*overlay-lab down --prefix {lab3.prefix}"):
+        lab_up(plan_lab(3, lab3.prefix, {"r1": Impairment(loss_percent=1)}))
 
 
 def test_lab_status_json_lists_each_robot(lab3):
-    out = subprocess.run([*overlay_cli("overlay-lab"), "status", "--prefix", "ovt", "--json"],
+    out = subprocess.run([*overlay_cli("overlay-lab"), "status", "--prefix", lab3.prefix, "--json"],
                          capture_output=True, text=True, check=True).stdout
     status = json.loads(out)
     assert [r["name"] for r in status["robots"]] == ["r1", "r2", "r3"]
     for robot in status["robots"]:
         assert robot["namespace_present"] and robot["wireguard_go_alive"]
         assert robot["wireguard_go_pid"] in robot["pids"]
-        assert robot["overlay_ip"].startswith("100.64.") and robot["interface"].startswith("ovtwg")
+        assert robot["overlay_ip"].startswith("100.64.") and robot["interface"].startswith(f"{lab3.prefix}wg")
 
 
 def test_lab_exec_runs_inside_the_robot_with_a_private_dev_shm(lab3):
     cli = overlay_cli("overlay-lab")
-    out = subprocess.run([*cli, "exec", "r2", "--prefix", "ovt", "--", "ip", "-4", "-o",
+    out = subprocess.run([*cli, "exec", "r2", "--prefix", lab3.prefix, "--", "ip", "-4", "-o",
                           "address", "show"], capture_output=True, text=True, check=True).stdout
     assert "100.64.0.2/32" in out and "198.18.2.2/24" in out
     marker = "/dev/shm/overlay-lab-test-marker"
-    subprocess.run([*cli, "exec", "r1", "--prefix", "ovt", "--", "touch", marker], check=True)
-    seen_r1 = subprocess.run([*cli, "exec", "r1", "--prefix", "ovt", "--", "test", "-e", marker])
-    seen_r2 = subprocess.run([*cli, "exec", "r2", "--prefix", "ovt", "--", "test", "-e", marker])
+    subprocess.run([*cli, "exec", "r1", "--prefix", lab3.prefix, "--", "touch", marker], check=True)
+    seen_r1 = subprocess.run([*cli, "exec", "r1", "--prefix", lab3.prefix, "--", "test", "-e", marker])
+    seen_r2 = subprocess.run([*cli, "exec", "r2", "--prefix", lab3.prefix, "--", "test", "-e", marker])
     assert seen_r1.returncode == 0 and seen_r2.returncode != 0
-    missing = subprocess.run([*cli, "exec", "r9", "--prefix", "ovt", "--", "true"],
+    missing = subprocess.run([*cli, "exec", "r9", "--prefix", lab3.prefix, "--", "true"],
                              capture_output=True, text=True)
     assert missing.returncode == 2 and "no robot 'r9'" in missing.stderr
 
@@ -164,6 +164,6 @@ def test_lab_keys_are_private(lab3):
     from overlay_bringup.lab.state import lab_dir
     from overlay_monitor.files import is_private
 
-    keys = sorted((lab_dir("ovt") / "keys").iterdir())
+    keys = sorted((lab_dir(lab3.prefix) / "keys").iterdir())
     assert len(keys) == 3 and all(is_private(k) for k in keys)
-    assert is_private(lab_dir("ovt"))
+    assert is_private(lab_dir(lab3.prefix))

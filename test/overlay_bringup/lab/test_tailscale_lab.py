@@ -242,3 +242,102 @@ def test_monitor_survives_tailscaled_stopping_and_recovers(monitored):
         restart_tailscaled(PREFIX, "r1")
     lines.until(lambda r: r.get("reachable") is True and r.get("status"), 40)
     assert lines.proc.poll() is None
+
+
+def _capture(namespace, interface, out_path, bpf=()):
+    return subprocess.Popen(["ip", "netns", "exec", namespace, "tcpdump", "-l", "-n", "-A", "-i",
+                             interface, *bpf], stdout=out_path.open("w"),
+                            stderr=subprocess.DEVNULL)
+
+
+def _stop_captures(captures):
+    time.sleep(0.5)
+    for capture in captures:
+        capture.terminate()
+        capture.wait(timeout=10)
+
+
+@pytest.mark.parametrize("campus", ["restrictive", "open"])
+def test_router_sees_no_plaintext_only_wireguard_derp_tls_and_stun(ts_lab, tmp_path, campus):
+    state = switch_campus(PREFIX, campus)
+    marker = f"OVERLAY-PLAINTEXT-MARKER-{campus}"
+    r2 = state.robot("r2")
+    _ping_paths(state, "r1", until_direct=campus == "open")
+    router, tunnel = tmp_path / "router.txt", tmp_path / "tunnel.txt"
+    captures = [_capture(state.router_namespace, "any", router),
+                _capture(r2.namespace, "tailscale0", tunnel)]
+    time.sleep(1.5)
+    sender = ("import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+              f"for _ in range(20):\n s.sendto(b'{marker}', ('{r2.tailscale_ips[0]}', 9));"
+              " time.sleep(0.02)\n")
+    subprocess.run(robot_exec_argv(state, "r1", [sys.executable, "-c", sender]), check=True,
+                   timeout=30)
+    _stop_captures(captures)
+    seen_router = router.read_text(errors="replace")
+    assert marker in tunnel.read_text(errors="replace"), "the marker did not cross the overlay"
+    assert marker not in seen_router, "plaintext on the campus network"
+    packets = [line for line in seen_router.splitlines() if " IP " in line]
+    assert packets, "nothing captured on the router"
+    allowed = (".443 ", ".443:", ".3478 ", ".3478:", ".41641 ", ".41641:")
+    assert all(any(a in line for a in allowed) for line in packets), \
+        [p for p in packets if not any(a in p for a in allowed)][:5]
+    if campus == "restrictive":  # every robot-to-robot byte went through DERP: TLS on 443
+        assert not any(".41641 > 198.18." in line for line in packets)
+
+
+def _chatter_env(state, robot):
+    from overlay_bringup.lab.ros_demo import robot_env
+    return robot_env(state, robot, "fastdds-peers", domain_id=random.randint(1, 100))
+
+
+def test_wide_open_router_still_carries_no_ros_packet_outside_the_tunnel(ts_lab, tmp_path):
+    from overlay_bringup.lab.ros_demo import chatter_argv
+
+    state = switch_campus(PREFIX, "open")
+    subprocess.run(["ip", "netns", "exec", state.router_namespace, "nft", "add", "rule", "inet",
+                    "overlay_lab", "campus", "accept"], check=True)   # everything passes
+    router = tmp_path / "router.txt"
+    capture = _capture(state.router_namespace, "any", router)
+    domain = str(random.randint(1, 100))
+    envs = {r: {**_chatter_env(state, r), "ROS_DOMAIN_ID": domain} for r in ("r1", "r2")}
+    try:
+        listener = subprocess.Popen(chatter_argv(state, "r2", envs["r2"], "listen", "--duration",
+                                                 "10"), stdout=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        subprocess.run(chatter_argv(state, "r1", envs["r1"], "talk", "--duration", "9"),
+                       capture_output=True, timeout=60)
+        result = json.loads(listener.communicate(timeout=60)[0].strip().splitlines()[-1])
+    finally:
+        _stop_captures([capture])
+        switch_campus(PREFIX, "restrictive")
+    assert result["received"] > 0, result
+    packets = [line for line in router.read_text(errors="replace").splitlines() if " IP " in line]
+    outside = [p for p in packets if not any(a in p for a in (".443", ".3478", ".41641"))]
+    assert packets and outside == [], outside[:5]
+
+
+def test_stopping_tailscaled_under_a_talker_leaks_nothing_in_clear_text(ts_lab, tmp_path):
+    from overlay_bringup.lab.ros_demo import chatter_argv
+
+    state = ts_lab.state
+    r1 = state.robot("r1")
+    leak = tmp_path / "leak.txt"
+    env = _chatter_env(state, "r1")
+    talker = subprocess.Popen(chatter_argv(state, "r1", env, "talk", "--duration", "14"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pinger = subprocess.Popen(robot_exec_argv(state, "r1", [
+        "ping", "-q", "-i", "0.2", "-w", "12", state.robot("r2").tailscale_ips[0]]),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(3)
+        capture = _capture(r1.namespace, "eth0", leak, ["dst", "net", "100.64.0.0/10"])
+        time.sleep(0.5)
+        stop_tailscaled(state, "r1")
+        time.sleep(5)
+        _stop_captures([capture])
+    finally:
+        restart_tailscaled(PREFIX, "r1")
+        talker.wait(timeout=60)
+        pinger.wait(timeout=60)
+    leaked = [line for line in leak.read_text(errors="replace").splitlines() if " IP " in line]
+    assert leaked == [], leaked[:5]

@@ -449,17 +449,20 @@ def require_state(prefix: str) -> LabState:
 
 
 def robot_exec_argv(state: LabState, robot: str, argv: list[str]) -> list[str]:
-    """argv that runs ``argv`` inside ``robot`` with the robot's private /dev/shm; in a
-    tailscale lab also with its own tailscaled socket folder at the default path, its own
-    /var/lib/overlay_bringup and its own HOME."""
+    """argv that runs ``argv`` inside ``robot`` with the robot's private /dev/shm and HOME; in
+    a tailscale lab also with its own tailscaled socket folder at the default path and its own
+    /var/lib/overlay_bringup."""
     if not argv:
         raise LabError("nothing to run: give a command after '--'")
     target = state.robot(robot)
+    # its own HOME: ~/.ros (logs, the discovery files robot.launch.py writes) per robot
+    env = [f"{k}={v}" for k, v in tailscale_lab.robot_env(state.prefix, target.name).items()]
+    Path(env[0].split("=", 1)[1]).mkdir(parents=True, exist_ok=True)
     if state.overlay != "tailscale":
-        return netns_exec_argv(target.namespace, argv, shm_dir(state.prefix, target.name))
+        return netns_exec_argv(target.namespace, ["env", *env, *argv],
+                               shm_dir(state.prefix, target.name))
     binds = [(shm_dir(state.prefix, target.name), "/dev/shm"),
              *tailscale_lab.robot_binds(state.prefix, target.name)]
-    env = [f"{k}={v}" for k, v in tailscale_lab.robot_env(state.prefix, target.name).items()]
     return ["ip", "netns", "exec", target.namespace,
             *tailscale_lab.mount_argv(binds, ["env", *env, *argv])]
 

@@ -5,6 +5,7 @@ namespace shares, so this works for an interface in any namespace of the machine
 """
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import socket
 import subprocess
@@ -37,10 +38,12 @@ def read_wg_dump(interface: str, wg_binary: str = "wg",
 
 
 def interface_addresses(interface: str) -> tuple[str, ...]:
-    """The IPv4 and IPv6 addresses of ``interface`` in this network namespace (psutil)."""
+    """The IPv4 and IPv6 addresses of ``interface`` in this network namespace (psutil),
+    without link-local ones (fe80::/10: no peer can be reached at them)."""
     addrs = psutil.net_if_addrs().get(interface, [])
-    return tuple(a.address.split("%")[0] for a in addrs
-                 if a.family in (socket.AF_INET, socket.AF_INET6))
+    found = (a.address.split("%")[0] for a in addrs
+             if a.family in (socket.AF_INET, socket.AF_INET6))
+    return tuple(a for a in found if not ipaddress.ip_address(a).is_link_local)
 
 
 def read_wireguard_snapshot(interface: str, names: dict[str, str] | None = None,

@@ -156,7 +156,8 @@ class LinkTestServer:
         self.data_port = self.port + 1 if port else 0
         # one thread answers every echo: a thread per datagram would add ~1 ms to each RTT
         self._echo = socketserver.UDPServer((bind, self.port), Echo)
-        self._threads = [threading.Thread(target=s.serve_forever, daemon=True)
+        self._threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.1},
+                                          daemon=True)
                          for s in (self._control, self._echo)]
 
     def start(self) -> "LinkTestServer":
@@ -164,7 +165,15 @@ class LinkTestServer:
             thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 1.0) -> None:
+        """Stop serving within about ``timeout_s``: close the listening sockets, join the
+        serving threads with a timeout (a test in progress is abandoned: its threads are
+        daemons and its sockets time out by themselves)."""
+        stoppers = [threading.Thread(target=srv.shutdown, daemon=True)
+                    for srv in (self._control, self._echo)]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers + self._threads:
+            thread.join(timeout_s)
         for srv in (self._control, self._echo):
-            srv.shutdown()
             srv.server_close()

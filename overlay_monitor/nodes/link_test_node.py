@@ -8,6 +8,7 @@ callback group on a multi-threaded executor, so the node's other callbacks never
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 
 from overlay_msgs.msg import LinkTestResult, PeerStatus
@@ -68,6 +69,7 @@ class LinkTestNode(Node):
             raise ParameterException(f"tool {self._value('tool')!r} is not auto, builtin or "
                                      "iperf3", ["tool"])
         self._server = None
+        self._stopping = threading.Event()
         if self._value("serve"):
             self._server = LinkTestServer("0.0.0.0", self._value("port")).start()
             self.get_logger().info(f"answering link tests on port {self._server.port}")
@@ -78,22 +80,45 @@ class LinkTestNode(Node):
     def _value(self, name: str):  # type: ignore[no-untyped-def]
         return self.get_parameter(name).value
 
+    def _measure(self, request: RunLinkTest.Request) -> list[LinkTestRecord]:
+        options = LinkTestOptions(
+            port=self._value("port"), count=request.ping_count or self._value("ping_count"),
+            duration_s=request.duration_s if request.duration_s > 0
+            else self._value("duration_s"), tool=self._value("tool"),
+            location=request.location)
+        records = [measure(request.target, "overlay", options)]
+        if request.underlay_target:
+            records.append(measure(request.underlay_target, "underlay", options, "underlay"))
+        append_records(Path(self._value("dataset")), records)
+        return records
+
     def _run(self, request: RunLinkTest.Request,
              response: RunLinkTest.Response) -> RunLinkTest.Response:
-        try:
-            options = LinkTestOptions(
-                port=self._value("port"), count=request.ping_count or self._value("ping_count"),
-                duration_s=request.duration_s if request.duration_s > 0
-                else self._value("duration_s"), tool=self._value("tool"),
-                location=request.location)
-            records = [measure(request.target, "overlay", options)]
-            if request.underlay_target:
-                records.append(measure(request.underlay_target, "underlay", options, "underlay"))
-            append_records(Path(self._value("dataset")), records)
-        except OverlayError as err:
-            response.success, response.message = False, str(err)
-            self.get_logger().warning(f"link test to {request.target} failed: {err}")
+        # The test runs in a daemon thread; this callback waits for it but gives up at once when
+        # the node stops, so SIGINT/SIGTERM never wait for a test (up to its length + timeouts).
+        outcome: dict[str, object] = {}
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                outcome["records"] = self._measure(request)
+            except OverlayError as err:
+                outcome["error"] = err
+            finally:
+                done.set()
+
+        self.get_logger().info(f"link test to {request.target} started")
+        threading.Thread(target=work, name="link-test", daemon=True).start()
+        while not done.wait(0.1):
+            if self._stopping.is_set():
+                response.success, response.message = False, "cancelled: the node is stopping"
+                return response
+        if "error" in outcome:
+            response.success, response.message = False, str(outcome["error"])
+            self.get_logger().warning(f"link test to {request.target} failed: "
+                                      f"{outcome['error']}")
             return response
+        records: list[LinkTestRecord] = outcome["records"]  # type: ignore[assignment]
         header = Header(stamp=self.get_clock().now().to_msg())
         response.results = [result_msg(r, header) for r in records]
         for msg in response.results:
@@ -106,6 +131,7 @@ class LinkTestNode(Node):
         return response
 
     def destroy_node(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.stop()
         super().destroy_node()

@@ -75,3 +75,54 @@ def test_link_test_service_measures_and_publishes(tmp_path):
             node.kill()
             node.communicate()
             raise
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("phase", ["idle", "during a test", "after a test"])
+def test_link_test_node_stops_within_two_seconds(tmp_path, signal_name, phase):
+    """Stopping the node never waits for a link test: idle, in the middle of one (an 8 s
+    test), or after one."""
+    try:
+        import rclpy  # noqa: F401
+        from overlay_msgs.srv import RunLinkTest  # noqa: F401
+    except ImportError as err:
+        skip_or_fail(f"overlay_msgs/rclpy not importable: {err}")
+    import signal as signals
+
+    domain = str(random.randint(100, 200))
+    env = dict(os.environ, ROS_DOMAIN_ID=domain, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    node = subprocess.Popen([sys.executable, "-m", "overlay_monitor.nodes.link_test_node",
+                             "--ros-args", "-p", f"port:={free_port_pair()}", "-p",
+                             "tool:=builtin", "-p", "duration_s:=8.0", "-p",
+                             f"dataset:={tmp_path / 'd.jsonl'}"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    caller = None
+    try:
+        assert "answering link tests" in node.stdout.readline()
+        if phase != "idle":
+            duration = "8.0" if phase == "during a test" else "0.5"
+            caller = subprocess.Popen(
+                ["ros2", "service", "call", "/link_test/run", "overlay_msgs/srv/RunLinkTest",
+                 f"{{target: '127.0.0.1', ping_count: 2, duration_s: {duration}}}"],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if phase == "after a test":
+                out, _ = caller.communicate(timeout=60)
+                assert "success=True" in out, out
+            else:
+                line = ""
+                while "started" not in line and node.poll() is None:
+                    line = node.stdout.readline()  # bounded: the node logs the test's start
+                assert "link test to 127.0.0.1 started" in line, line
+                time.sleep(1.0)  # well inside the 8 s test
+        start = time.monotonic()
+        node.send_signal(getattr(signals, signal_name))
+        node.wait(timeout=10)
+        took = time.monotonic() - start
+    finally:
+        if node.poll() is None:
+            node.kill()
+        if caller is not None and caller.poll() is None:
+            caller.kill()
+    print(f"\n[link_test stop] {signal_name} {phase}: {took:.2f} s")
+    assert took <= 2.0, f"{signal_name} {phase}: stopped after {took:.2f} s"
+

@@ -4,7 +4,9 @@
     overlay-chatter listen [--duration 12]          # prints one JSON line when done
 
 The listener reports when the first message arrived (seconds after start), how many arrived,
-and how many the talker had sent by then (from the sequence numbers). Used by the lab demo and
+how many the talker had sent by then (from the sequence numbers), and the one-way latency
+(wall clock; meaningful between processes of one machine, e.g. the lab). Both roles report the
+CPU time they used. Used by the lab demo and
 the end-to-end discovery tests; works with any RMW and discovery configuration in the
 environment.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 
@@ -32,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not 0 < args.rate <= 1000 or not 0 <= args.size <= 64 * 1024 * 1024 or args.duration <= 0:
@@ -48,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     node = rclpy.create_node(f"overlay_chatter_{args.role}")
     start = time.monotonic()
     wall_start = time.time()
+    cpu_at_start = _cpu_s()
     received: list[tuple[float, int]] = []
+    latencies: list[float] = []
     try:
         if args.role == "talk":
             publisher = node.create_publisher(String, TOPIC, qos)
@@ -58,12 +68,14 @@ def main(argv: list[str] | None = None) -> int:
             def publish() -> None:
                 nonlocal sequence
                 sequence += 1
-                publisher.publish(String(data=f"{sequence}:{padding}"))
+                publisher.publish(String(data=f"{sequence}:{time.time():.6f}:{padding}"))
 
             node.create_timer(1.0 / args.rate, publish)
         else:
             def on_message(msg: String) -> None:
-                received.append((time.monotonic() - start, int(msg.data.split(":", 1)[0])))
+                seq, sent, _ = msg.data.split(":", 2)
+                received.append((time.monotonic() - start, int(seq)))
+                latencies.append(time.time() - float(sent))
 
             node.create_subscription(String, TOPIC, on_message, qos)
         while time.monotonic() - start < args.duration:
@@ -71,10 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        cpu_at_end = _cpu_s()
         node.destroy_node()
         rclpy.try_shutdown()
+    cpu_s = round(cpu_at_end - cpu_at_start, 3)  # while running, without start-up
+    if args.role == "talk":
+        print(json.dumps({"sent": sequence, "cpu_s": cpu_s}), flush=True)
     if args.role == "listen":
+        ordered = sorted(latencies)
         print(json.dumps({
+            "cpu_s": cpu_s,
+            "latency_ms_median": round(1000 * ordered[len(ordered) // 2], 3) if ordered else None,
+            "latency_ms_p95": round(1000 * ordered[int(len(ordered) * 0.95)], 3)
+            if ordered else None,
             "received": len(received),
             "first_s": round(received[0][0], 3) if received else None,
             # wall-clock time of the first arrival, to compare with when a launch started

@@ -60,6 +60,8 @@ class Peer:
 
 
 _PEER_FIELDS = operator.attrgetter(*(f.name for f in fields(Peer)))
+_PEER_LISTS = tuple(i for i, f in enumerate(fields(Peer)) if str(f.type).startswith("list"))
+_PEER_FLOATS = tuple(i for i, f in enumerate(fields(Peer)) if str(f.type) == "float")
 
 
 def peer_fingerprint(peer: Peer) -> tuple[object, ...]:
@@ -68,8 +70,13 @@ def peer_fingerprint(peer: Peer) -> tuple[object, ...]:
     Derived from the dataclass, so a new field is part of it without anyone remembering to add
     it: lists become tuples, and NaN becomes None (NaN never equals itself).
     """
-    return tuple(tuple(v) if type(v) is list else (None if v != v else v)
-                 for v in _PEER_FIELDS(peer))
+    values = list(_PEER_FIELDS(peer))
+    for i in _PEER_LISTS:
+        values[i] = tuple(values[i])
+    for i in _PEER_FLOATS:
+        if values[i] != values[i]:
+            values[i] = None
+    return tuple(values)
 
 
 @dataclass

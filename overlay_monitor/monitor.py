@@ -30,6 +30,9 @@ class MonitorConfig:
     thresholds: HealthThresholds = field(default_factory=HealthThresholds)
     watch: frozenset[str] = frozenset()    # only these peers (names, IPs or keys); empty = all
     ignore: frozenset[str] = frozenset()   # never these peers
+    #: a full update (status + health checks) comes at once when a peer's path, reachability,
+    #: endpoint or region changes, and at least this often for counters and rates
+    full_period_s: float = 2.0
 
     def __post_init__(self) -> None:
         if self.poll_period_s <= 0:
@@ -38,6 +41,9 @@ class MonitorConfig:
             raise InputError(f"ping period {self.ping_period_s:g} s must be >= 0 (0 = off)")
         if self.max_pings_in_flight < 1:
             raise InputError(f"max pings in flight {self.max_pings_in_flight} must be >= 1")
+        if self.full_period_s < 0:
+            raise InputError(f"full update period {self.full_period_s:g} s must be >= 0 "
+                             "(0 = every poll)")
 
 
 def _identities(peer: Peer) -> set[str]:
@@ -92,11 +98,39 @@ class PingScheduler:
         return len(self._in_flight)
 
 
+def _visible_state(snapshot: OverlaySnapshot) -> tuple[object, ...]:
+    """What a person watching the overlay would call a change (counters and rates are not)."""
+    return (snapshot.backend_state, snapshot.reachable, tuple(
+        (p.key, p.state, p.online, p.endpoint, p.derp_region, p.expired)
+        for p in snapshot.peers))
+
+
+@dataclass
+class FullUpdateGate:
+    """Whether a poll carries a full update: at once when the visible state changed, else once
+    per ``period_s``. Between full updates a poll only tracks (events stay immediate): parsing
+    and tracking cost about as much as reading the JSON, while judging every peer and building
+    its ROS message costs several times that."""
+
+    period_s: float
+    _last_state: tuple[object, ...] | None = None
+    _last_full_s: float = -math.inf
+
+    def due(self, snapshot: OverlaySnapshot, now_s: float) -> bool:
+        state = _visible_state(snapshot)
+        if state != self._last_state or now_s - self._last_full_s >= self.period_s:
+            self._last_state, self._last_full_s = state, now_s
+            return True
+        return False
+
+
 @dataclass
 class MonitorUpdate:
     snapshot: OverlaySnapshot
     events: list[LinkEvent]
     checks: list[Check]
+    #: status and checks are fresh (publish them); False: only events happened
+    full: bool = True
 
 
 class OverlayMonitor:
@@ -117,6 +151,7 @@ class OverlayMonitor:
         self._checks = CheckCache()
         self._last_good: OverlaySnapshot | None = None
         self._reachable: bool | None = None
+        self._gate = FullUpdateGate(config.full_period_s)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -137,6 +172,8 @@ class OverlayMonitor:
         self._reachable = True
         self._last_good = snapshot
         self._schedule_pings(snapshot.peers, now_s)
+        if not self._gate.due(snapshot, now_s) and not events:
+            return MonitorUpdate(snapshot, events, [], full=False)
         return MonitorUpdate(snapshot, events,
                              self._checks.checks(snapshot, self.config.thresholds))
 

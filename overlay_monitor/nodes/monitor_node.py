@@ -64,6 +64,11 @@ class MonitorNode(Node):
             description="RTT above this is WARN", floating_point_range=_float_range(1.0, 10000.0)))
         declare("rtt_error_ms", 500.0, ParameterDescriptor(
             description="RTT above this is ERROR", floating_point_range=_float_range(1.0, 10000.0)))
+        declare("full_period_s", 2.0, ParameterDescriptor(
+            description="status and diagnostics are published at once when a peer's path, "
+                        "reachability, endpoint or region changes, and at least this often "
+                        "(counters, rates); 0 = every poll", read_only=True,
+            floating_point_range=_float_range(0.0, 60.0)))
         declare("watch_peers", "", ParameterDescriptor(
             description="comma-separated peers (names, IPs or keys) to report; empty = all",
             read_only=True))
@@ -79,7 +84,8 @@ class MonitorNode(Node):
                           max_pings_in_flight=value("max_pings_in_flight"),
                           thresholds=HealthThresholds(value("rtt_warn_ms"), value("rtt_error_ms")),
                           watch=_split(value("watch_peers")),
-                          ignore=_split(value("ignore_peers"))))
+                          ignore=_split(value("ignore_peers")),
+                          full_period_s=value("full_period_s")))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._status_pub = self.create_publisher(OverlayStatus, "~/status", LATCHED)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -130,9 +136,10 @@ class MonitorNode(Node):
                 else:
                     self.get_logger().info(event.message)
                 self._event_pub.publish(event_msg(event, header))
-        latest = updates[-1]
-        self._status_pub.publish(self._messages.status(latest.snapshot, header))
-        self._diag_pub.publish(self._messages.diagnostics(latest.checks, header))
+        full = [update for update in updates if update.full]
+        if full:  # between full updates only events are new (see FullUpdateGate)
+            self._status_pub.publish(self._messages.status(full[-1].snapshot, header))
+            self._diag_pub.publish(self._messages.diagnostics(full[-1].checks, header))
 
     def destroy_node(self) -> None:
         self._stop.set()

@@ -35,7 +35,8 @@ class Recorder:
         self.prefix = prefix
         self.notes: dict[str, str] = {}
 
-    def run(self, robot: str, argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(self, robot: str, argv: list[str],
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(robot_exec_argv(self.state, robot, argv), capture_output=True,
                               text=True, timeout=timeout)
 
@@ -55,7 +56,8 @@ class Recorder:
 
     def rest(self, method: str, path: str, body: object = None, key: str | None = None) -> str:
         out = server_out(self.prefix)
-        api_key = key if key is not None else (lab_dir(self.prefix) / "server" / "api.key").read_text().strip()
+        key_file = lab_dir(self.prefix) / "server" / "api.key"
+        api_key = key if key is not None else key_file.read_text().strip()
         argv = ["ip", "netns", "exec", self.state.server_namespace, "curl", "-sS", "-i",
                 "--cacert", str(out / "tls" / "ca.crt"), "-X", method, "-H",
                 f"Authorization: Bearer {api_key}", f"{self.state.server_url}/api/v1{path}"]
@@ -87,10 +89,12 @@ def record(prefix: str, rest_only: bool = False, up_failures: bool = False) -> N
     ping = rec.run("r1", ["tailscale", "ping", "-c", "3", "--until-direct=false", r2_ip])
     rec.save("tailscale_ping_derp.txt", ping.stdout,
              "restrictive campus: tailscale ping -c 3 --until-direct=false <r2> on r1")
-    rec.save("localapi_ping_derp.json", pretty(rec.localapi("r1", "POST", f"/localapi/v0/ping?ip={r2_ip}&type=disco")),
+    ping_path = f"/localapi/v0/ping?ip={r2_ip}&type=disco"
+    rec.save("localapi_ping_derp.json", pretty(rec.localapi("r1", "POST", ping_path)),
              "restrictive campus: POST /localapi/v0/ping?ip=<r2>&type=disco on r1")
     rec.save("status_derp.json", pretty(rec.localapi("r1", "GET", "/localapi/v0/status")),
-             "restrictive campus, right after the pings: GET /localapi/v0/status on r1 (r2 via DERP, r3 idle)")
+             "restrictive campus, right after the pings: GET /localapi/v0/status on r1 "
+             "(r2 via DERP, r3 idle)")
     cli_status = rec.run("r1", ["tailscale", "status", "--json"])
     rec.save("tailscale_status_json_derp.json", cli_status.stdout,
              "restrictive campus: tailscale status --json on r1 (the CLI's own rendering)")
@@ -99,7 +103,7 @@ def record(prefix: str, rest_only: bool = False, up_failures: bool = False) -> N
     ping = rec.run("r1", ["tailscale", "ping", "-c", "10", r2_ip])
     rec.save("tailscale_ping_direct.txt", ping.stdout,
              "open campus: tailscale ping -c 10 <r2> on r1 (stops once direct)")
-    rec.save("localapi_ping_direct.json", pretty(rec.localapi("r1", "POST", f"/localapi/v0/ping?ip={r2_ip}&type=disco")),
+    rec.save("localapi_ping_direct.json", pretty(rec.localapi("r1", "POST", ping_path)),
              "open campus: POST /localapi/v0/ping?ip=<r2>&type=disco on r1")
     rec.run("r1", ["ping", "-c", "3", "-i", "0.2", r2_ip])
     rec.save("status_direct.json", pretty(rec.localapi("r1", "GET", "/localapi/v0/status")),
@@ -197,7 +201,8 @@ def record_up_failures(rec: Recorder) -> None:
     rec.run("r3", ["tailscale", "logout"])
     time.sleep(1)
     rec.save("up_used_key.txt", up(single),
-             "tailscale up again (after 'tailscale logout') with a single-use key that was used: " + first.splitlines()[0])
+             "tailscale up again (after 'tailscale logout') with a single-use key that was "
+             "used: " + first.splitlines()[0])
     rec.run("r3", ["tailscale", "logout"])
     expired = key("--reusable", "--expiration", "1s")
     time.sleep(2)

@@ -18,8 +18,8 @@ from overlay_monitor.backends.tailscale import LocalAPIClient
 from overlay_monitor.errors import OverlayError
 
 from . import LabError
-from .runner import lab_down, lab_up, robot_exec_argv, save_state, switch_campus
-from .state import LabState, lab_dir
+from .runner import lab_down, lab_up, robot_exec_argv, switch_campus
+from .state import LabState, lab_dir, save_state
 from .tailscale_lab import robot_dir, server_out, tailscale_ips, update_hosts
 from .topology import LabPlan
 
@@ -46,13 +46,15 @@ def launch_robots(state: LabState, console: Console) -> dict[str, subprocess.Pop
                            capture_output=True)
         return launches
     for robot in state.robots:
-        log = open(lab_dir(state.prefix) / "logs" / f"robot-launch-{robot.name}.log", "w")
+        log_path = lab_dir(state.prefix) / "logs" / f"robot-launch-{robot.name}.log"
         argv = ["setsid", "env", "--default-signal=INT", "ros2", "launch", "overlay_bringup",
                 "robot.launch.py", f"robot_name:={robot.name}",
                 f"login_server:={state.server_url}", f"auth_key_file:={bundle / 'auth.key'}",
                 f"ca_file:={bundle / 'ca.crt'}", "tags:=tag:lab"]
-        launches[robot.name] = subprocess.Popen(robot_exec_argv(state, robot.name, argv),
-                                                stdout=log, stderr=subprocess.STDOUT, text=True)
+        with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
+            launches[robot.name] = subprocess.Popen(robot_exec_argv(state, robot.name, argv),
+                                                    stdout=log, stderr=subprocess.STDOUT,
+                                                    text=True)
     return launches
 
 

@@ -2,6 +2,7 @@
 it (root, Go-built tailscale/headscale, ros2 launch): it joins with the team's bundle, writes the
 discovery configuration and starts the monitor; a talker on r1 then reaches listeners on r2 and
 r3 over tailscale0, for each discovery mode, on both campuses. The first run also joins."""
+import contextlib
 import json
 import os
 import random
@@ -63,10 +64,8 @@ def _listener_result(output: str) -> dict[str, object]:
 
 def _stop(proc):
     if proc.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGINT)
-        except ProcessLookupError:
-            pass
     try:
         out, _ = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:

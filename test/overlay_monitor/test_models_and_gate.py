@@ -10,7 +10,7 @@ from overlay_monitor.models import LinkState, OverlaySnapshot, Peer, peer_finger
 from overlay_monitor.monitor import FullUpdateGate
 
 CHANGED = {"hostname": "other", "public_key": "k2", "dns_name": "x.", "overlay_ips": ["1.2.3.4"],
-           "os": "windows", "tags": ["tag:b"], "online": False, "state": LinkState.DERP,
+           "os": "windows", "tags": ["tag:b"], "online": True, "state": LinkState.DERP,
            "derp_region": "lib", "endpoint": "1.1.1.1:1", "rtt_ms": 3.0, "rx_bytes": 9,
            "tx_bytes": 9, "rx_bytes_per_s": 1.0, "tx_bytes_per_s": 1.0,
            "last_handshake": datetime(2026, 1, 1, tzinfo=timezone.utc),

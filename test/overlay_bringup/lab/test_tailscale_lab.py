@@ -341,3 +341,38 @@ def test_stopping_tailscaled_under_a_talker_leaks_nothing_in_clear_text(ts_lab, 
         pinger.wait(timeout=60)
     leaked = [line for line in leak.read_text(errors="replace").splitlines() if " IP " in line]
     assert leaked == [], leaked[:5]
+
+
+def test_server_serves_health_and_only_the_inventory_derp_region(ts_lab):
+    state = ts_lab.state
+    derp_map = json.loads(_in(state, "r1", ["tailscale", "debug", "derp-map"]).stdout)
+    regions = derp_map["Regions"]
+    assert list(regions) == ["999"], regions   # no public DERP region at all
+    region = regions["999"]
+    assert (region["RegionCode"], region["RegionName"]) == ("campus", "Campus embedded relay")
+    assert [n["HostName"] for n in region["Nodes"]] == ["headscale.lab.example.edu"]
+    assert region["Nodes"][0]["STUNPort"] == 3478
+    from overlay_bringup.lab.tailscale_lab import server_out
+    ca = server_out(PREFIX) / "tls" / "ca.crt"
+    health = subprocess.run(["ip", "netns", "exec", state.robot("r1").namespace, "curl", "-sS",
+                             "--cacert", str(ca), f"{state.server_url}/health"],
+                            capture_output=True, text=True, timeout=30)
+    assert json.loads(health.stdout) == {"status": "pass"}, health
+
+
+def test_second_apply_on_the_real_server_changes_nothing(ts_lab):
+    from overlay_bringup.lab.state import lab_dir
+    from overlay_bringup.lab.tailscale_lab import server_out
+
+    state = ts_lab.state
+    out = server_out(PREFIX)
+    argv = ["ip", "netns", "exec", state.server_namespace, *overlay_cli("overlay-server"),
+            "apply", "--inventory", str(lab_dir(PREFIX) / "server" / "inventory.yaml"), "--url",
+            state.server_url, "--api-key-file", str(lab_dir(PREFIX) / "server" / "api.key"),
+            "--ca-file", str(out / "tls" / "ca.crt"), "--out", str(out)]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "nothing to change: the server matches the inventory" in result.stdout
+    assert "kept: policy (unchanged)" in result.stdout and "changed:" not in result.stdout
+    api_key = (lab_dir(PREFIX) / "server" / "api.key").read_text().strip()
+    assert api_key not in result.stdout + result.stderr

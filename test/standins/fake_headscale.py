@@ -1,8 +1,11 @@
 """A stand-in for Headscale's REST API (v0.29 paths, auth and protojson shapes) over real HTTPS.
 
-Not Headscale. It keeps users, pre-auth keys, nodes and the policy in memory and answers like
-grpc-gateway does: camelCase JSON, uint64 ids as strings, RFC 3339 times, errors as
-``{"code": N, "message": "...", "details": []}``, 401 without a valid ``Authorization: Bearer``.
+Not Headscale. It keeps users, pre-auth keys, nodes and the policy in memory and answers as the
+real headscale 0.29.2 answered in the lab (test/fixtures/real/rest_*.json, checked by
+test_headscale_standin_matches_real.py): camelCase JSON, uint64 ids as strings, RFC 3339 times,
+errors as ``{"code": N, "message": "...", "details": []}``, a plain-text 401 "Unauthorized"
+without a valid ``Authorization: Bearer``, HTTP 500 "acl policy not found" for the policy of a
+database-mode server that never had one, listed keys masked as a prefix and "***".
 Requests are recorded (method, path, body) without the Authorization header.
 """
 from __future__ import annotations
@@ -48,6 +51,14 @@ class FakeHeadscale:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _reply_text(self, code: int, text: str) -> None:
+                data = text.encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -56,8 +67,7 @@ class FakeHeadscale:
                 with fake._lock:
                     fake.requests.append((self.command, self.path, body))
                     if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
-                        self._reply(401, {"code": GRPC_UNAUTHENTICATED, "message": "Unauthorized",
-                                          "details": []})
+                        self._reply_text(401, "Unauthorized")
                         return
                     code, answer = fake.route(self.command, path, body)
                 self._reply(code, answer)
@@ -112,7 +122,8 @@ class FakeHeadscale:
                 return 200, {"users": self.users}
             if method == "POST":
                 if any(u["name"] == body.get("name") for u in self.users):
-                    return error(500, 2, "creating user: constraint failed: UNIQUE")
+                    return error(500, 13, "creating user: creating user: constraint failed: "
+                                          "UNIQUE constraint failed: users.name (2067)")
                 user = {"id": str(len(self.users) + 1), "name": body["name"],
                         "createdAt": _now(), "displayName": "", "email": "",
                         "providerId": "", "provider": "", "profilePicUrl": ""}
@@ -162,6 +173,8 @@ class FakeHeadscale:
                 return 200, {"node": node}
         if parts == ["policy"]:
             if method == "GET":
+                if not self.policy and self.policy_mode == "database":
+                    return error(500, 13, "loading ACL from database: acl policy not found")
                 return 200, {"policy": self.policy, "updatedAt": _now()}
             if method == "PUT":
                 if self.policy_mode != "database":

@@ -55,8 +55,14 @@ fi
 # --- 3. launch, launch_ros, ros2cli (not on PyPI) -----------------------------------------
 tools="$repo/../shared/ros2-python-tools/install.sh"
 if [ -x "$tools" ] || [ -f "$tools" ]; then
-  # before our header-path fix below: install.sh stops when it finds nothing left to fix
-  bash "$tools" "$venv" | sed 's/^/setup: /' || { echo "setup: $tools failed" >&2; exit 1; }
+  # pip builds those sources in their own folders: work on a private copy, so ../shared stays
+  # untouched and two setups at once (two test suites on one machine) do not collide.
+  # Before our header-path fix below: install.sh stops when it finds nothing left to fix.
+  tools_copy="$(mktemp -d)"
+  cp -r "$(dirname "$tools")" "$tools_copy/"
+  bash "$tools_copy/ros2-python-tools/install.sh" "$venv" | sed 's/^/setup: /' \
+    || { rm -rf "$tools_copy"; echo "setup: $tools failed" >&2; exit 1; }
+  rm -rf "$tools_copy"
 else
   say "no ../shared/ros2-python-tools: 'ros2 launch' will be missing; the overlay-* commands still work"
 fi

@@ -26,6 +26,7 @@ EXAMPLES = """examples:
   overlay-status --from-file status.json --json    # a saved 'tailscale status --json'
   overlay-status --watch                           # live table (Ctrl-C to stop)
   overlay-status --watch --from-topic              # live table from the monitor node
+  overlay-status --prometheus > /var/lib/node_exporter/textfile/overlay.prom
 """
 
 
@@ -42,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ping", action="store_true",
                         help="measure each reachable peer's RTT once (disco ping / ICMP echo)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--prometheus", action="store_true",
+                        help="Prometheus text exposition, once (e.g. for node_exporter's "
+                             "textfile collector)")
     parser.add_argument("--watch", action="store_true",
                         help="redraw the table live (colour on a terminal, plain when piped)")
     parser.add_argument("--from-topic", metavar="TOPIC", nargs="?",
@@ -97,7 +101,11 @@ def run(args: argparse.Namespace) -> int:
                 measure_rtts(backend, snapshot)
         finally:
             backend.close()
-    if args.json:
+    if args.prometheus:
+        from .metrics import exposition
+
+        print(exposition(snapshot), end="")
+    elif args.json:
         print(json.dumps(snapshot_to_json(snapshot), indent=2))
     else:
         render_table(snapshot, datetime.now(timezone.utc), make_console())

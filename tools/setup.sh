@@ -13,7 +13,7 @@ say() { printf 'setup: %s\n' "$*"; }
 
 # --- 1. system packages ------------------------------------------------------------------
 apt_packages=(python3-venv cmake g++ wireguard-go wireguard-tools iperf3 iproute2 iputils-ping
-  tcpdump nftables libxml2-utils procps psmisc ros-core python3-rospy)
+  tcpdump nftables libxml2-utils procps psmisc ros-core python3-rospy prometheus curl)
 if [ "${OVERLAY_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${apt_packages[@]}"; do
@@ -24,7 +24,16 @@ if [ "${OVERLAY_SKIP_APT:-0}" != 1 ]; then
     say "apt-get update"
     apt-get update -qq
     say "apt-get install ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # packages with daemons (prometheus) must not start them on this machine: the lab runs its
+    # own inside namespaces. policy-rc.d tells the maintainer scripts so (unless one exists).
+    guard=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      guard=/usr/sbin/policy-rc.d
+      printf '#!/bin/sh\nexit 101\n' > "$guard" && chmod +x "$guard"
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+      || { [ -n "$guard" ] && rm -f "$guard"; echo "setup: apt-get install failed" >&2; exit 1; }
+    [ -n "$guard" ] && rm -f "$guard"
   else
     say "system packages present"
   fi

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from overlay_msgs.msg import LinkEvent, OverlayStatus
+from prometheus_client import start_http_server
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -21,6 +23,7 @@ from ..backends import BACKENDS, make_backend
 from ..backends.base import DEFAULT_SOCKET
 from ..errors import InputError
 from ..health import HealthThresholds
+from ..metrics import OverlayCollector, make_registry
 from ..monitor import MonitorConfig, MonitorUpdate, OverlayMonitor
 from .convert import MessageCache, event_msg
 from .spin import run_node
@@ -69,6 +72,13 @@ class MonitorNode(Node):
                         "reachability, endpoint or region changes, and at least this often "
                         "(counters, rates); 0 = every poll", read_only=True,
             floating_point_range=_float_range(0.0, 60.0)))
+        declare("metrics_port", 9101, ParameterDescriptor(
+            description="Prometheus metrics on this TCP port; 0 = off", read_only=True,
+            integer_range=[IntegerRange(from_value=0, to_value=65535, step=1)]))
+        declare("metrics_address", "overlay", ParameterDescriptor(
+            description="where the metrics listen: 'overlay' (this machine's own overlay IPv4, "
+                        "once known: only fleet members can scrape), or an IP address",
+            read_only=True))
         declare("watch_peers", "", ParameterDescriptor(
             description="comma-separated peers (names, IPs or keys) to report; empty = all",
             read_only=True))
@@ -91,6 +101,8 @@ class MonitorNode(Node):
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._event_pub = self.create_publisher(LinkEvent, "~/events", 10)
         self._messages = MessageCache(self.get_name())
+        self._metrics = OverlayCollector()
+        self._metrics_server: Any = None
         self._lock = threading.Lock()
         self._pending: list[MonitorUpdate] = []
         self._stop = threading.Event()
@@ -118,9 +130,31 @@ class MonitorNode(Node):
         period = self._monitor.config.poll_period_s
         while not self._stop.is_set():
             update = self._monitor.poll()  # never raises: failures come back STALE
+            self._metrics.update(update.snapshot, update.events)
+            self._start_metrics(update)
             with self._lock:
                 self._pending = self._pending[-20:] + [update]
             self._stop.wait(period)
+
+    def _start_metrics(self, update: MonitorUpdate) -> None:
+        """Serve the metrics once the address to listen on is known (thread: the poller)."""
+        port, where = self._value("metrics_port"), self._value("metrics_address")
+        if self._metrics_server is not None or not port:
+            return
+        address = where
+        if where == "overlay":
+            me = update.snapshot.self_peer
+            address = next((ip for ip in (me.overlay_ips if me else []) if ":" not in ip), "")
+            if not address:
+                return  # not joined yet: try again next poll
+        try:
+            self._metrics_server, _ = start_http_server(port, address,
+                                                        make_registry(self._metrics))
+        except OSError as err:
+            self.get_logger().error(f"metrics not served on {address}:{port}: {err}")
+            self._metrics_server = False
+            return
+        self.get_logger().info(f"Prometheus metrics on http://{address}:{port}/metrics")
 
     def _publish_pending(self) -> None:
         with self._lock:
@@ -144,6 +178,8 @@ class MonitorNode(Node):
     def destroy_node(self) -> None:
         self._stop.set()
         self._worker.join(timeout=5.0)
+        if self._metrics_server:
+            self._metrics_server.shutdown()
         self._monitor.close()
         super().destroy_node()
 

@@ -1,0 +1,103 @@
+"""Overlay link health as Prometheus metrics (prometheus-client's exposition). No I/O here:
+``OverlayCollector`` turns the newest snapshot and the event counts into metric families; the
+node serves them over HTTP and ``overlay-status --prometheus`` prints them once.
+
+Names follow Prometheus conventions (base units, ``_total`` counters, ``_timestamp_seconds``).
+Labels stay bounded: peer name, overlay IP, state, DERP region; never an endpoint or a port.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .models import LinkState, OverlaySnapshot
+from .tracker import LinkEvent
+
+#: the states ``overlay_peer_state`` is one-hot over (one series each, 1 for the current one)
+EXPORTED_STATES = (LinkState.DIRECT, LinkState.DERP, LinkState.PEER_RELAY, LinkState.IDLE,
+                   LinkState.OFFLINE)
+
+
+class OverlayCollector(Collector):
+    """Collects from the newest snapshot given to ``update`` (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._snapshot: OverlaySnapshot | None = None
+        self._events: Counter[tuple[str, str, str]] = Counter()
+
+    def update(self, snapshot: OverlaySnapshot, events: Iterable[LinkEvent] = ()) -> None:
+        with self._lock:
+            if snapshot.reachable or self._snapshot is None:
+                self._snapshot = snapshot
+            else:  # keep the last peers, but say the backend is down
+                self._snapshot = OverlaySnapshot(
+                    snapshot.backend, snapshot.backend_state, False,
+                    self._snapshot.self_peer, self._snapshot.peers, error=snapshot.error)
+            for event in events:
+                if event.kind == "state" and event.peer:
+                    self._events[(event.peer, event.old_state, event.new_state)] += 1
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            snapshot, events = self._snapshot, dict(self._events)
+        up = GaugeMetricFamily("overlay_backend_up",
+                               "1 when the overlay backend (tailscaled, wg) could be read",
+                               labels=["backend"])
+        up.add_metric([snapshot.backend if snapshot else "unknown"],
+                      1.0 if snapshot is not None and snapshot.reachable else 0.0)
+        yield up
+        state = GaugeMetricFamily("overlay_peer_state",
+                                  "1 for the peer's current link state, 0 for the others",
+                                  labels=["peer", "ip", "state"])
+        rtt = GaugeMetricFamily("overlay_peer_rtt_seconds",
+                                "last measured round-trip time (NaN when unknown)",
+                                labels=["peer", "ip"])
+        rx = CounterMetricFamily("overlay_peer_rx_bytes", "bytes received from the peer",
+                                 labels=["peer", "ip"])
+        tx = CounterMetricFamily("overlay_peer_tx_bytes", "bytes sent to the peer",
+                                 labels=["peer", "ip"])
+        handshake = GaugeMetricFamily("overlay_peer_last_handshake_timestamp_seconds",
+                                      "Unix time of the last WireGuard handshake (0 = never)",
+                                      labels=["peer", "ip"])
+        region = GaugeMetricFamily("overlay_peer_derp_region",
+                                   "1 for the DERP region the peer is relayed through or homed in",
+                                   labels=["peer", "region"])
+        for peer in snapshot.peers if snapshot else []:
+            ip = peer.overlay_ips[0] if peer.overlay_ips else ""
+            for candidate in EXPORTED_STATES:
+                state.add_metric([peer.hostname, ip, candidate.value],
+                                 1.0 if peer.state is candidate else 0.0)
+            rtt.add_metric([peer.hostname, ip],
+                           math.nan if math.isnan(peer.rtt_ms) else peer.rtt_ms / 1000.0)
+            rx.add_metric([peer.hostname, ip], float(peer.rx_bytes))
+            tx.add_metric([peer.hostname, ip], float(peer.tx_bytes))
+            handshake.add_metric([peer.hostname, ip], peer.last_handshake.timestamp()
+                                 if peer.last_handshake else 0.0)
+            if peer.derp_region:
+                region.add_metric([peer.hostname, peer.derp_region], 1.0)
+        changes = CounterMetricFamily("overlay_link_events",
+                                      "link state changes seen by this monitor",
+                                      labels=["peer", "from", "to"])
+        for (peer_name, old, new), count in sorted(events.items()):
+            changes.add_metric([peer_name, old, new], float(count))
+        yield from (state, rtt, rx, tx, handshake, region, changes)
+
+
+def make_registry(collector: OverlayCollector) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return registry
+
+
+def exposition(snapshot: OverlaySnapshot, events: Iterable[LinkEvent] = ()) -> str:
+    """The text exposition of one snapshot (``overlay-status --prometheus``)."""
+    collector = OverlayCollector()
+    collector.update(snapshot, events)
+    return generate_latest(make_registry(collector)).decode()

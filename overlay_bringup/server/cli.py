@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from overlay_monitor.cli_support import run_cli
-from overlay_monitor.errors import OverlayError
+from overlay_monitor.errors import InputError, OverlayError
 from overlay_monitor.files import write_atomic
 
+from . import prometheus
 from .apply import apply_inventory
 from .deployment import bundle_readme, systemd_unit
 from .headscale_api import HeadscaleClient, read_api_key
@@ -21,6 +23,8 @@ EXAMPLES = """examples:
   overlay-server check --inventory config/fleet.example.yaml
   overlay-server generate --inventory fleet.yaml --out server/
   overlay-server apply --inventory fleet.yaml --url https://headscale.lab.example.edu \\
+      --api-key-file ~/.config/headscale.key --ca-file server/tls/ca.crt --out server/
+  overlay-server prometheus-targets --url https://headscale.lab.example.edu \\
       --api-key-file ~/.config/headscale.key --ca-file server/tls/ca.crt --out server/
 """
 
@@ -41,6 +45,15 @@ def _parser() -> argparse.ArgumentParser:
                           "server; default: none (the system paths)")
     gen.add_argument("--rotate-certs", action="store_true",
                      help="make a new CA and server certificate even if the old ones still fit")
+    targets = sub.add_parser("prometheus-targets",
+                             help="refresh Prometheus's file-based targets from Headscale's "
+                                  "node list (OUT/prometheus/targets/overlay_nodes.json)")
+    targets.add_argument("--url", required=True, help="Headscale server URL (https://…)")
+    targets.add_argument("--api-key-file", required=True, type=Path)
+    targets.add_argument("--ca-file", help="CA certificate to trust")
+    targets.add_argument("--out", required=True, type=Path, help="the folder 'generate' wrote")
+    targets.add_argument("--port", type=int, default=prometheus.METRICS_PORT,
+                         help=f"the exporters' port (default {prometheus.METRICS_PORT})")
     app = sub.add_parser("apply", help="make a running Headscale match the inventory")
     app.add_argument("--inventory", required=True, type=Path)
     app.add_argument("--url", required=True, help="Headscale server URL (https://…)")
@@ -78,6 +91,12 @@ def _generate(inv: Inventory, out: Path, rotate: bool, root: str = "") -> None:
              _write(out / "headscale.service", systemd_unit(inv, root))]
     if inv.extra_regions:
         lines.append(_write(out / "derp.yaml", render_derp_map(inv)))
+    prom = out / "prometheus"
+    lines += [_write(prom / "prometheus.yml", prometheus.render(prometheus.prometheus_config(inv))),
+              _write(prom / prometheus.RULES_FILE, prometheus.render(prometheus.alert_rules())),
+              _write(prom / prometheus.RULE_TESTS_FILE, prometheus.render(prometheus.rule_tests()))]
+    if not (prom / prometheus.TARGETS_FILE).exists():  # refreshed by 'prometheus-targets'
+        lines.append(_write(prom / prometheus.TARGETS_FILE, "[]\n"))
     ca = ensure_ca(out / "tls", inv.fqdn, rotate)
     cert = ensure_server_cert(out / "tls", ca, inv.fqdn, inv.addresses, rotate)
     for team in inv.teams:
@@ -94,7 +113,20 @@ def _generate(inv: Inventory, out: Path, rotate: bool, root: str = "") -> None:
           f"{inv.stun_port}/udp (STUN)")
 
 
+def _prometheus_targets(args: argparse.Namespace) -> int:
+    if not 1 <= args.port <= 65535:
+        raise InputError(f"--port {args.port} is out of range (1..65535)")
+    with HeadscaleClient(args.url, read_api_key(args.api_key_file), args.ca_file) as client:
+        nodes = client.list_nodes()
+    groups = prometheus.file_sd_targets(nodes, args.port)
+    print(_write(args.out / "prometheus" / prometheus.TARGETS_FILE,
+                 json.dumps(groups, indent=2) + "\n") + f" ({len(groups)} node(s))")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.command == "prometheus-targets":
+        return _prometheus_targets(args)
     try:
         inv = load_inventory(args.inventory)
     except InventoryError as err:

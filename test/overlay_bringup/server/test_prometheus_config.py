@@ -1,0 +1,69 @@
+"""The generated Prometheus config, alert rules and rule unit tests pass the real promtool
+(`check config`, `check rules`, `test rules`); file-based targets come from Headscale's nodes."""
+import json
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from overlay_bringup.server.headscale_api import HeadscaleNode
+from overlay_bringup.server.inventory import load_inventory
+from overlay_bringup.server.prometheus import file_sd_targets, prometheus_config
+from overlay_testing import REPO, overlay_cli, skip_or_fail
+
+INV = load_inventory(REPO / "config" / "fleet.example.yaml")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    out = tmp_path_factory.mktemp("server")
+    result = subprocess.run([*overlay_cli("overlay-server"), "generate", "--inventory",
+                             str(REPO / "config" / "fleet.example.yaml"), "--out", str(out)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return out / "prometheus"
+
+
+def _promtool():
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        skip_or_fail("promtool not installed (Debian package prometheus; tools/setup.sh)")
+    return promtool
+
+
+def test_scrape_config_reaches_every_robot_by_magicdns_name_and_headscale():
+    config = prometheus_config(INV)
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    robots = {t for group in jobs["overlay_robots"]["static_configs"] for t in group["targets"]}
+    assert robots == {f"{r}.fleet.lab.example.edu:9101" for t in INV.teams for r in t.robots}
+    assert jobs["headscale"]["static_configs"][0]["targets"] == ["127.0.0.1:9090"]
+    assert jobs["overlay_nodes"]["file_sd_configs"][0]["files"] == ["targets/overlay_nodes.json"]
+
+
+@pytest.mark.parametrize("verb, name", [("config", "prometheus.yml"),
+                                        ("rules", "overlay_rules.yml")])
+def test_promtool_checks_the_generated_files(generated, verb, name):
+    result = subprocess.run([_promtool(), "check", verb, str(generated / name)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_runs_the_alert_rule_unit_tests(generated):
+    result = subprocess.run([_promtool(), "test", "rules", "overlay_rules_test.yml"],
+                            cwd=generated, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+    rules = yaml.safe_load((generated / "overlay_rules.yml").read_text())
+    names = {r["alert"] for g in rules["groups"] for r in g["rules"]}
+    assert names == {"OverlayPeerRelayedThroughDerp", "OverlayPeerOffline",
+                     "OverlayPeerRttHigh", "OverlayExporterStale"}
+
+
+def test_file_sd_targets_from_headscale_nodes():
+    nodes = [HeadscaleNode(2, "r2", "", ("100.64.0.2", "fd7a:115c:a1e0::2"), True, ("tag:a",),
+                           None),
+             HeadscaleNode(1, "r1", "", ("fd7a:115c:a1e0::1",), True, (), None)]
+    assert file_sd_targets(nodes) == [{"targets": ["100.64.0.2:9101"],
+                                       "labels": {"node": "r2", "tags": "tag:a"}}]
+    assert json.loads(json.dumps(file_sd_targets(nodes)))  # JSON as Prometheus reads it

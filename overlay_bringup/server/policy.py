@@ -58,7 +58,12 @@ def build_policy(inv: Inventory) -> dict[str, Any]:
         if other:
             entry["deny"] = [f"{t.tag}:{PROBE_PORTS[0]}" for t in other]
         tests.append(entry)
-    return {"groups": groups, "tagOwners": tag_owners, "acls": acls, "tests": tests}
+    # Tailscale clients probe a public web page to detect captive portals: not on this fleet
+    # (nothing of the fleet's should call outside the campus). headscale 0.29 serves nodeAttrs.
+    members = [team.tag for team in inv.teams] + [p.user for p in inv.people]
+    node_attrs = [{"target": members, "attr": ["disable-captive-portal-detection"]}]
+    return {"groups": groups, "tagOwners": tag_owners, "acls": acls, "nodeAttrs": node_attrs,
+            "tests": tests}
 
 
 def render_policy(policy: dict[str, Any]) -> str:

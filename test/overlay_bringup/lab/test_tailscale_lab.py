@@ -91,6 +91,9 @@ def test_lab_joined_every_robot_with_overlay_join_through_the_real_server(ts_lab
     route = subprocess.run(["ip", "-n", state.robot("r1").namespace, "route", "show", "type",
                             "unreachable"], capture_output=True, text=True).stdout
     assert "100.64.0.0/10" in route and "metric 4000" in route
+    # nothing calls home: the policy's nodeAttrs turn captive-portal probes off, auto-update off
+    caps = json.loads(_in(state, "r1", ["tailscale", "status", "--json"]).stdout)["Self"]["CapMap"]
+    assert "disable-captive-portal-detection" in caps and caps.get("default-auto-update") == [False]
 
 
 def test_restrictive_campus_every_pair_is_derp_as_tailscale_says(ts_lab):

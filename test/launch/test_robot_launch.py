@@ -3,6 +3,7 @@ joins the stand-in tailscaled (real unix socket) to the stand-in Headscale (real
 that the monitor's topic appears and that the monitor runs with the generated discovery
 environment in effect."""
 import os
+import random
 import time
 from pathlib import Path
 
@@ -25,7 +26,8 @@ except ImportError as err:  # without launch tools (a fresh machine without ../s
     skip_or_fail(f"launch_pytest not installed: {err}")
 
 pytestmark = [pytest.mark.ros, pytest.mark.launch_test]
-DOMAIN = "87"
+# another test run on the same machine must not see this run's nodes
+DOMAIN = str(random.randint(100, 200))
 
 
 def _launch_file() -> str:
@@ -79,8 +81,13 @@ def robot_launch(stand_ins):
 
 
 def _monitor_process():
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
+    """This run's monitor node: a descendant of this test process (another test run on the
+    machine may have one too)."""
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            cmd = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
         if "overlay_monitor" in cmd and "--ros-args" in cmd and "__node:=overlay_monitor" in cmd:
             return proc
     return None

@@ -92,11 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.role == "listen":
         ordered = sorted(latencies)
         print(json.dumps({
+            "received": len(received),
             "cpu_s": cpu_s,
             "latency_ms_median": round(1000 * ordered[len(ordered) // 2], 3) if ordered else None,
             "latency_ms_p95": round(1000 * ordered[int(len(ordered) * 0.95)], 3)
             if ordered else None,
-            "received": len(received),
             "first_s": round(received[0][0], 3) if received else None,
             # wall-clock time of the first arrival, to compare with when a launch started
             "first_wall": round(wall_start + received[0][0], 3) if received else None,

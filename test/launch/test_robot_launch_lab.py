@@ -56,8 +56,8 @@ def _launch(state, robot, role, mode, domain, server=""):
 
 def _listener_result(output: str) -> dict[str, object]:
     for line in reversed(output.splitlines()):
-        start = line.find('{"received"')
-        if start >= 0:
+        start = line.find("{")
+        if start >= 0 and '"received"' in line:
             return json.loads(line[start:])
     return {"received": 0, "first_wall": None}
 

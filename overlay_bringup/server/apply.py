@@ -94,7 +94,8 @@ def apply_inventory(inv: Inventory, client: HeadscaleClient, policy_text: str, b
     # the policy before the keys: a tagged key needs its tag's owner in the policy
     _ensure_policy(inv, client, policy_text, report)
     keys = {k.id: k for k in client.list_preauth_keys()}
-    for team in inv.teams:
+    teams = list(inv.teams) + ([inv.monitoring] if inv.monitoring is not None else [])
+    for team in teams:
         _ensure_team_key(inv, client, team, users[inv.key_owner].id, keys, bundles, now, report)
     return report
 

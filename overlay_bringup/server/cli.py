@@ -93,13 +93,14 @@ def _generate(inv: Inventory, out: Path, rotate: bool, root: str = "") -> None:
         lines.append(_write(out / "derp.yaml", render_derp_map(inv)))
     prom = out / "prometheus"
     lines += [_write(prom / "prometheus.yml", prometheus.render(prometheus.prometheus_config(inv))),
-              _write(prom / prometheus.RULES_FILE, prometheus.render(prometheus.alert_rules())),
-              _write(prom / prometheus.RULE_TESTS_FILE, prometheus.render(prometheus.rule_tests()))]
+              _write(prom / prometheus.RULES_FILE, prometheus.render(prometheus.alert_rules(inv))),
+              _write(prom / prometheus.RULE_TESTS_FILE,
+                     prometheus.render(prometheus.rule_tests(inv)))]
     if not (prom / prometheus.TARGETS_FILE).exists():  # refreshed by 'prometheus-targets'
         lines.append(_write(prom / prometheus.TARGETS_FILE, "[]\n"))
     ca = ensure_ca(out / "tls", inv.fqdn, rotate)
     cert = ensure_server_cert(out / "tls", ca, inv.fqdn, inv.addresses, rotate)
-    for team in inv.teams:
+    for team in list(inv.teams) + ([inv.monitoring] if inv.monitoring else []):
         bundle = out / "bundles" / team.name
         lines.append(_write(bundle / "ca.crt", ca.path.read_bytes()))
         lines.append(_write(bundle / "README.md", bundle_readme(inv, team)))

@@ -91,6 +91,17 @@ SCHEMA: dict[str, Any] = {
         "people": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["name", "teams"],
             "properties": {"name": _HOST, "teams": {"type": "array", "items": {"type": "string"}}}}},
+        "monitoring": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "tag": _HOST,
+                "metrics_port": _PORT,
+                "derp_alert_after": _str(r"^[1-9][0-9]*(s|m|h)$", "a duration such as 30s or 10m"),
+                "offline_alert_after": _str(r"^[1-9][0-9]*(s|m|h)$",
+                                            "a duration such as 30s or 2m"),
+                "rtt_alert_ms": {"type": "number", "exclusiveMinimum": 0},
+            },
+        },
         "keys": {
             "type": "object", "additionalProperties": False,
             "properties": {"owner": _HOST, "reusable": {"type": "boolean"},
@@ -157,6 +168,19 @@ class Inventory:
     keys_reusable: bool
     keys_ephemeral: bool
     key_expiry: str
+    #: the Prometheus host joins with this tag and may scrape every robot's exporter
+    monitoring_tag: str = ""
+    robot_metrics_port: int = 9101
+    derp_alert_after: str = "10m"
+    offline_alert_after: str = "2m"
+    rtt_alert_ms: float = 500.0
+
+    @property
+    def monitoring(self) -> Team | None:
+        """The Prometheus host's identity as a pseudo-team without robots (its own key)."""
+        if not self.monitoring_tag:
+            return None
+        return Team(self.monitoring_tag, (), 0, "fastdds-peers")
 
     @property
     def server_url(self) -> str:
@@ -285,6 +309,7 @@ def parse_inventory(raw: Any, source: str = "inventory") -> Inventory:
         raise InventoryError(source, errors)
     server, overlay = raw["server"], raw["overlay"]
     derp, keys = raw.get("derp") or {}, raw.get("keys") or {}
+    monitoring = raw.get("monitoring") or {}
     return Inventory(
         fqdn=server["fqdn"], addresses=tuple(server.get("addresses") or ()),
         https_port=server.get("https_port", 443), stun_port=server.get("stun_port", 3478),
@@ -303,7 +328,12 @@ def parse_inventory(raw: Any, source: str = "inventory") -> Inventory:
                          t.get("discovery", "fastdds-peers")) for t in raw["teams"]),
         people=tuple(Person(p["name"], tuple(p["teams"])) for p in raw.get("people") or ()),
         key_owner=keys.get("owner", "fleet"), keys_reusable=keys.get("reusable", True),
-        keys_ephemeral=keys.get("ephemeral", False), key_expiry=keys.get("expiry", "90d"))
+        keys_ephemeral=keys.get("ephemeral", False), key_expiry=keys.get("expiry", "90d"),
+        monitoring_tag=monitoring.get("tag", "monitoring") if "monitoring" in raw else "",
+        robot_metrics_port=monitoring.get("metrics_port", 9101),
+        derp_alert_after=monitoring.get("derp_alert_after", "10m"),
+        offline_alert_after=monitoring.get("offline_alert_after", "2m"),
+        rtt_alert_ms=float(monitoring.get("rtt_alert_ms", 500.0)))
 
 
 def load_inventory(path: str | Path) -> Inventory:

@@ -37,6 +37,9 @@ def build_policy(inv: Inventory) -> dict[str, Any]:
         if members:
             groups[_people_group(team.name)] = members
     tag_owners = {team.tag: [f"{inv.key_owner}@"] for team in inv.teams}
+    monitor = inv.monitoring
+    if monitor is not None:
+        tag_owners[monitor.tag] = [f"{inv.key_owner}@"]
     acls: list[dict[str, Any]] = []
     for team in inv.teams:
         acls.append({"action": "accept", "src": [team.tag], "dst": [f"{team.tag}:*"]})
@@ -44,7 +47,14 @@ def build_policy(inv: Inventory) -> dict[str, Any]:
         if group in groups:
             acls.append({"action": "accept", "src": [group], "dst": [f"{team.tag}:*"]})
             acls.append({"action": "accept", "src": [team.tag], "dst": [f"{group}:*"]})
+    if monitor is not None:  # Prometheus scrapes each robot's exporter, and nothing else
+        acls.append({"action": "accept", "src": [monitor.tag],
+                     "dst": [f"{team.tag}:{inv.robot_metrics_port}" for team in inv.teams]})
     tests: list[dict[str, Any]] = []
+    if monitor is not None:
+        tests.append({"src": monitor.tag,
+                      "accept": [f"{t.tag}:{inv.robot_metrics_port}" for t in inv.teams],
+                      "deny": [f"{t.tag}:{PROBE_PORTS[0]}" for t in inv.teams]})
     for team in inv.teams:
         others = [t for t in inv.teams if t is not team]
         tests.append({"src": team.tag,
@@ -59,9 +69,11 @@ def build_policy(inv: Inventory) -> dict[str, Any]:
             entry["deny"] = [f"{t.tag}:{PROBE_PORTS[0]}" for t in other]
         tests.append(entry)
     # Tailscale clients probe a public web page to detect captive portals: not on this fleet
-    # (nothing of the fleet's should call outside the campus). headscale 0.29 serves nodeAttrs.
-    members = [team.tag for team in inv.teams] + [p.user for p in inv.people]
-    node_attrs = [{"target": members, "attr": ["disable-captive-portal-detection"]}]
+    # (nothing of the fleet's should call outside the campus). headscale 0.29 serves nodeAttrs;
+    # autogroups, because naming a user who has not been created yet makes headscale refuse the
+    # whole policy file at start-up.
+    node_attrs = [{"target": ["autogroup:member", "autogroup:tagged"],
+                   "attr": ["disable-captive-portal-detection"]}]
     return {"groups": groups, "tagOwners": tag_owners, "acls": acls, "nodeAttrs": node_attrs,
             "tests": tests}
 

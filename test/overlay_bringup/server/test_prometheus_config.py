@@ -15,11 +15,11 @@ from overlay_testing import REPO, overlay_cli, skip_or_fail
 INV = load_inventory(REPO / "config" / "fleet.example.yaml")
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory):
+@pytest.fixture(scope="module", params=["fleet.example.yaml", "lab-fleet.yaml"])
+def generated(tmp_path_factory, request):
     out = tmp_path_factory.mktemp("server")
     result = subprocess.run([*overlay_cli("overlay-server"), "generate", "--inventory",
-                             str(REPO / "config" / "fleet.example.yaml"), "--out", str(out)],
+                             str(REPO / "config" / request.param), "--out", str(out)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return out / "prometheus"

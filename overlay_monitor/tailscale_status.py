@@ -95,10 +95,15 @@ _STATUS_DECODER = msgspec.json.Decoder(_StatusJSON)
 
 
 def classify_tailscale_peer(raw: dict[str, Any] | _PeerStatusJSON) -> LinkState:
-    """The link state the tailscale CLI would print for this PeerStatus."""
+    """The link state of a PeerStatus, as the tailscale CLI prints it, except that a peer the
+    coordination server reports offline is offline even while this node still sends to it (the
+    CLI prints "active; relay …; offline" then: seen in the lab after a robot's tailscaled
+    stopped under traffic)."""
     fields = raw if isinstance(raw, _PeerStatusJSON) else msgspec.convert(raw, _PeerStatusJSON)
+    if not fields.Online:
+        return LinkState.OFFLINE
     if not fields.Active:
-        return LinkState.IDLE if fields.Online else LinkState.OFFLINE
+        return LinkState.IDLE
     if fields.CurAddr:
         return LinkState.DIRECT
     if fields.PeerRelay:

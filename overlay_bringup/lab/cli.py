@@ -21,8 +21,17 @@ from overlay_monitor.table import render_table
 from ..components import find_component
 from .impairments import parse_impairments, parse_relays
 from .reachability import ping_matrix
-from .runner import lab_down, lab_status, lab_up, require_state, robot_exec_argv, switch_campus
+from .runner import (
+    lab_down,
+    lab_status,
+    lab_up,
+    require_state,
+    robot_exec_argv,
+    start_lab_prometheus,
+    switch_campus,
+)
 from .state import LabState, lab_dir
+from .tailscale_lab import PROMETHEUS_LISTEN
 from .topology import CAMPUS_MODES, DEFAULT_PREFIX, OVERLAYS, LabPlan, plan_lab
 
 EXAMPLES = """examples:
@@ -84,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("robot", help="robot name, e.g. r1")
     ex.add_argument("argv", nargs="*", metavar="-- COMMAND", help="the command and its arguments, after --")
     with_prefix(sub.add_parser("down", help="remove everything the lab made (also after a crash)"))
+    with_prefix(sub.add_parser(
+        "prometheus", help="tailscale lab: the server joins the overlay with the monitoring tag "
+                           "and runs the real Prometheus, scraping every robot's exporter"))
     campus = with_prefix(sub.add_parser(
         "campus", help="switch a running tailscale lab's campus network: open or restrictive"))
     campus.add_argument("mode", choices=CAMPUS_MODES)
@@ -250,6 +262,11 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
                 console.print("joined with overlay-join in " + ", ".join(
                     f"{name} {t:.1f} s" for name, t in result.join_times_s.items()),
                     highlight=False)
+        return 0
+    if args.command == "prometheus":
+        state = start_lab_prometheus(args.prefix)
+        console.print(f"lab {args.prefix!r}: Prometheus on {PROMETHEUS_LISTEN} in "
+                      f"{state.server_namespace} (pid {state.prometheus_pid})", highlight=False)
         return 0
     if args.command == "campus":
         state = switch_campus(args.prefix, args.mode)

@@ -309,6 +309,16 @@ def switch_campus(prefix: str, campus: str) -> LabState:
     return state
 
 
+def start_lab_prometheus(prefix: str) -> LabState:
+    """Prometheus in a running tailscale lab's server namespace, scraping over the overlay."""
+    state = require_state(prefix)
+    if state.overlay != "tailscale":
+        raise LabError("Prometheus over the overlay needs 'overlay-lab up --overlay tailscale'")
+    state.prometheus_pid = tailscale_lab.start_prometheus(state, _start_detached)
+    save_state(state)
+    return state
+
+
 def lab_up(plan: LabPlan, join: bool = True) -> UpResult:
     """Build the lab; safe to call twice. A half-built lab from a crash is removed first.
     ``join`` (tailscale overlay): join every robot with overlay-join; without it the robots'
@@ -409,7 +419,7 @@ def lab_down(prefix: str) -> DownResult:
         pids |= _pids_in(ns)
     if state is not None:
         lab_pids = [r.wireguard_go_pid or r.tailscaled_pid for r in state.robots]
-        for pid in lab_pids + [state.relay_pid, state.server_pid]:
+        for pid in lab_pids + [state.relay_pid, state.server_pid, state.prometheus_pid]:
             if pid and _is_lab_process(pid, prefix):
                 pids.add(pid)
     _terminate(pids)

@@ -49,6 +49,7 @@ class LabState:
     server_namespace: str = ""
     server_pid: int = 0               # tailscale overlay: headscale
     server_url: str = ""
+    prometheus_pid: int = 0           # tailscale overlay with --prometheus
 
     def robot(self, name: str) -> RobotState:
         for robot in self.robots:

@@ -325,3 +325,85 @@ def join_all(state: LabState, server: ServerInfo, exec_argv: Any) -> dict[str, f
     if failures:
         raise LabError("overlay-join failed in the lab: " + "; ".join(failures))
     return times
+
+
+#: the lab's Prometheus listens here inside the server namespace (headscale's metrics use 9090)
+PROMETHEUS_LISTEN = "127.0.0.1:9091"
+SERVER_NODE = "srv"
+
+
+def server_exec_argv(state: LabState, argv: list[str]) -> list[str]:
+    """argv that runs ``argv`` in the server namespace with its tailscaled at the default path."""
+    return ["ip", "netns", "exec", state.server_namespace,
+            *mount_argv(robot_binds(state.prefix, SERVER_NODE), argv)]
+
+
+def start_prometheus(state: LabState, start_detached: Any) -> int:
+    """The server joins the overlay as the monitoring tag (its own tailscaled), refreshes the
+    scrape targets from Headscale's node list, and runs the real Prometheus."""
+    import shutil
+
+    prometheus = shutil.which("prometheus")
+    if prometheus is None:
+        raise LabError("prometheus not found: install the Debian package prometheus "
+                       "(tools/setup.sh does)")
+    raw = yaml.safe_load((lab_dir(state.prefix) / "server" / "inventory.yaml").read_text())
+    tag = (raw.get("monitoring") or {}).get("tag", "monitoring")
+    out = server_out(state.prefix)
+    server_node = RobotPlan(index=0, name=SERVER_NODE, namespace=state.server_namespace,
+                            wg_interface="tailscale0", overlay_ip="", underlay_ip="",
+                            router_ip="", router_veth="")
+    bundle = out / "bundles" / tag
+    info = ServerInfo(url=state.server_url, fqdn="", pid=state.server_pid, team=tag,
+                      tag=f"tag:{tag}", ca_file=bundle / "ca.crt", key_file=bundle / "auth.key",
+                      api_key_file=lab_dir(state.prefix) / "server" / "api.key")
+    plan = LabPlan(prefix=state.prefix, robots=(server_node,), relay_routes=())
+    start_tailscaled(plan, server_node, info, start_detached)
+    env = dict(os.environ, **_python_env())
+    joined = subprocess.run(server_exec_argv(state, join_argv(
+        info, "prometheus", f"{ROBOT_MOUNTS['lib']}/overlay.json")), capture_output=True,
+        text=True, env=env, timeout=120)
+    if joined.returncode != 0:
+        raise LabError(f"the Prometheus host could not join: {joined.stderr.strip()[-400:]}")
+    refresh_prometheus_targets(state)
+    data = lab_dir(state.prefix) / "server" / "prometheus-data"
+    data.mkdir(parents=True, exist_ok=True)
+    log = lab_dir(state.prefix) / "logs" / "prometheus.log"
+    process = start_detached(server_exec_argv(state, [
+        prometheus, f"--config.file={out / 'prometheus' / 'prometheus.yml'}",
+        f"--storage.tsdb.path={data}", f"--web.listen-address={PROMETHEUS_LISTEN}"]), log, {})
+
+    def answers() -> bool:
+        probe = subprocess.run(["ip", "netns", "exec", state.server_namespace, "curl", "-fsS",
+                                f"http://{PROMETHEUS_LISTEN}/-/ready"], capture_output=True,
+                               timeout=10)
+        return probe.returncode == 0
+
+    _wait("prometheus", answers, process, log)
+    return int(process.pid)
+
+
+def refresh_prometheus_targets(state: LabState) -> None:
+    """``overlay-server prometheus-targets`` in the server namespace (after robots join)."""
+    out = server_out(state.prefix)
+    env = dict(os.environ, **_python_env())
+    result = subprocess.run(["ip", "netns", "exec", state.server_namespace, *_cli(
+        "overlay_bringup.server.cli", "prometheus-targets", "--url", state.server_url,
+        "--api-key-file", str(lab_dir(state.prefix) / "server" / "api.key"), "--ca-file",
+        str(out / "tls" / "ca.crt"), "--out", str(out))], capture_output=True, text=True,
+        env=env, timeout=60)
+    if result.returncode != 0:
+        raise LabError(f"overlay-server prometheus-targets failed: {result.stderr.strip()[-400:]}")
+
+
+def prometheus_query(state: LabState, path: str) -> Any:
+    """GET the lab Prometheus's HTTP API (inside the server namespace)."""
+    result = subprocess.run(["ip", "netns", "exec", state.server_namespace, "curl", "-fsS", "-G",
+                             f"http://{PROMETHEUS_LISTEN}{path.split('?')[0]}",
+                             *[arg for part in (path.split("?", 1)[1].split("&")
+                                                if "?" in path else [])
+                               for arg in ("--data-urlencode", part)]],
+                            capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        raise LabError(f"Prometheus API {path}: {result.stderr.strip()[-300:]}")
+    return json.loads(result.stdout)

@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     targets.add_argument("--out", required=True, type=Path, help="the folder 'generate' wrote")
     targets.add_argument("--port", type=int, default=prometheus.METRICS_PORT,
                          help=f"the exporters' port (default {prometheus.METRICS_PORT})")
+    targets.add_argument("--skip-tag", action="append", default=None,
+                         help="nodes with this tag are not targets (default: tag:monitoring, "
+                              "the Prometheus host); repeatable")
     app = sub.add_parser("apply", help="make a running Headscale match the inventory")
     app.add_argument("--inventory", required=True, type=Path)
     app.add_argument("--url", required=True, help="Headscale server URL (https://…)")
@@ -96,8 +99,9 @@ def _generate(inv: Inventory, out: Path, rotate: bool, root: str = "") -> None:
               _write(prom / prometheus.RULES_FILE, prometheus.render(prometheus.alert_rules(inv))),
               _write(prom / prometheus.RULE_TESTS_FILE,
                      prometheus.render(prometheus.rule_tests(inv)))]
-    if not (prom / prometheus.TARGETS_FILE).exists():  # refreshed by 'prometheus-targets'
-        lines.append(_write(prom / prometheus.TARGETS_FILE, "[]\n"))
+    if not (prom / prometheus.TARGETS_FILE).exists():  # replaced by 'prometheus-targets'
+        lines.append(_write(prom / prometheus.TARGETS_FILE,
+                            json.dumps(prometheus.robot_targets(inv), indent=2) + "\n"))
     ca = ensure_ca(out / "tls", inv.fqdn, rotate)
     cert = ensure_server_cert(out / "tls", ca, inv.fqdn, inv.addresses, rotate)
     for team in list(inv.teams) + ([inv.monitoring] if inv.monitoring else []):
@@ -119,7 +123,8 @@ def _prometheus_targets(args: argparse.Namespace) -> int:
         raise InputError(f"--port {args.port} is out of range (1..65535)")
     with HeadscaleClient(args.url, read_api_key(args.api_key_file), args.ca_file) as client:
         nodes = client.list_nodes()
-    groups = prometheus.file_sd_targets(nodes, args.port)
+    groups = prometheus.file_sd_targets(nodes, args.port,
+                                        tuple(args.skip_tag or ["tag:monitoring"]))
     print(_write(args.out / "prometheus" / prometheus.TARGETS_FILE,
                  json.dumps(groups, indent=2) + "\n") + f" ({len(groups)} node(s))")
     return 0

@@ -1,7 +1,8 @@
 """Prometheus for the fleet: a scrape config that reaches every robot's exporter over the
-overlay (MagicDNS names from the inventory, plus file-based discovery that ``overlay-server
-prometheus-targets`` refreshes from Headscale's node list), headscale's own metrics, alert
-rules, and unit tests for those rules (``promtool test rules``). Pure: data in, YAML text out.
+overlay through file-based discovery (first the inventory's robots by MagicDNS name, then what
+``overlay-server prometheus-targets`` writes from Headscale's node list: every member's overlay
+address, labelled by team), headscale's own metrics, alert rules, and unit tests for those rules
+(``promtool test rules``). Pure: data in, YAML/JSON documents out.
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def _humanized(value_s: float) -> str:
 
 
 def robot_targets(inv: Inventory) -> list[dict[str, Any]]:
-    """One static target group per team: ``<robot>.<base_domain>:<port>``, labelled by team."""
+    """One target group per team: ``<robot>.<base_domain>:<port>``, labelled by team (the
+    targets file until ``prometheus-targets`` replaces it)."""
     return [{"targets": [f"{robot}.{inv.base_domain}:{inv.robot_metrics_port}"
                          for robot in team.robots],
              "labels": {"team": team.name}} for team in inv.teams]
@@ -45,8 +47,7 @@ def prometheus_config(inv: Inventory) -> dict[str, Any]:
                    "external_labels": {"fleet": inv.base_domain}},
         "rule_files": [RULES_FILE],
         "scrape_configs": [
-            {"job_name": "overlay_robots", "static_configs": robot_targets(inv)},
-            {"job_name": "overlay_nodes",
+            {"job_name": "overlay_robots",
              "file_sd_configs": [{"files": [TARGETS_FILE], "refresh_interval": "30s"}]},
             {"job_name": "headscale",
              "static_configs": [{"targets": [f"127.0.0.1:{inv.metrics_port}"]}]},
@@ -139,15 +140,19 @@ def rule_tests(inv: Inventory) -> dict[str, Any]:
          ]}]}
 
 
-def file_sd_targets(nodes: list[HeadscaleNode], port: int = METRICS_PORT
-                    ) -> list[dict[str, Any]]:
-    """File-based service discovery from Headscale's node list: each node's first IPv4."""
+def file_sd_targets(nodes: list[HeadscaleNode], port: int = METRICS_PORT,
+                    skip_tags: tuple[str, ...] = ("tag:monitoring",)) -> list[dict[str, Any]]:
+    """File-based service discovery from Headscale's node list: each member's first IPv4,
+    labelled with its name and team (its tag without ``tag:``; people: ``user``). Nodes with a
+    tag of ``skip_tags`` (the Prometheus host itself) are not targets."""
     groups = []
     for node in sorted(nodes, key=lambda n: n.name):
         ipv4 = next((ip for ip in node.ip_addresses if ":" not in ip), "")
-        if ipv4:
-            groups.append({"targets": [f"{ipv4}:{port}"],
-                           "labels": {"node": node.name, "tags": ",".join(node.tags)}})
+        if not ipv4 or set(node.tags) & set(skip_tags):
+            continue
+        team = ",".join(t.removeprefix("tag:") for t in node.tags) or f"user:{node.user}"
+        groups.append({"targets": [f"{ipv4}:{port}"], "labels": {"node": node.name,
+                                                                 "team": team}})
     return groups
 
 

@@ -137,10 +137,12 @@ class LinkTestServer:
                     return
                 try:
                     sink = _tcp_sink if request["test"] == "tcp" else _udp_sink
-                    self.wfile.write(encode(sink(request, self.connection, server.bind,
-                                                 server.data_port)))
+                    result = sink(request, self.connection, server.bind, server.data_port)
                 finally:
+                    # free before answering: a client that starts its next test as soon as it
+                    # has this answer must not be told "busy"
                     server._busy.release()
+                self.wfile.write(encode(result))
 
         class Echo(socketserver.BaseRequestHandler):
             def handle(self) -> None:

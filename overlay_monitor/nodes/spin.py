@@ -3,6 +3,8 @@ shutdown, destroy, try_shutdown. A bad parameter or start-up error is one fatal 
 exit code 2, not a traceback."""
 from __future__ import annotations
 
+import faulthandler
+import signal
 from collections.abc import Callable
 
 import rclpy
@@ -15,6 +17,9 @@ from ..errors import OverlayError
 
 def run_node(name: str, make_node: Callable[[], Node], args: list[str] | None = None,
              make_executor: Callable[[], Executor] = SingleThreadedExecutor) -> int:
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: how a node that does not stop
+    # can be diagnosed
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     rclpy.init(args=args)
     node = None
     try:

@@ -71,10 +71,13 @@ def test_active_peer_with_neither_addr_nor_peer_relay_is_derp():
     assert classify_tailscale_peer(raw) is LinkState.DERP
 
 
-def test_active_but_offline_keeps_its_path_and_reports_not_online():
+def test_active_but_offline_is_offline():
+    """Seen with the real tailscaled: a peer whose tailscaled stopped stays Active while this
+    node keeps sending to it, but the server reports it offline; that is what matters."""
     raw = peer_status("r", "100.64.0.7", state="derp", online=False)
     snap = snapshot_from_status(status(peers=[raw]))
-    assert snap.peers[0].state is LinkState.DERP and not snap.peers[0].online
+    assert snap.peers[0].state is LinkState.OFFLINE and not snap.peers[0].online
+    assert snap.peers[0].derp_region == "campus"
 
 
 @pytest.mark.parametrize("state", BACKEND_STATES)

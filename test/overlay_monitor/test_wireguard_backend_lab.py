@@ -16,7 +16,8 @@ import json, sys, time
 from overlay_monitor.backends.wireguard import WireGuardBackend
 from overlay_monitor.monitor import MonitorConfig, OverlayMonitor
 monitor = OverlayMonitor(WireGuardBackend(sys.argv[1]),
-                         MonitorConfig(poll_period_s=0.3, ping_period_s=0.5, ping_timeout_s=1.0))
+                         MonitorConfig(poll_period_s=0.3, ping_period_s=0.5, ping_timeout_s=1.0,
+                                       full_period_s=0.0))
 end = time.monotonic() + float(sys.argv[2])
 while time.monotonic() < end:
     update = monitor.poll()

@@ -73,7 +73,7 @@ def test_lab_down_removes_everything_even_after_a_crash():
 @pytest.mark.lab
 def test_lab_half_built_is_cleaned_by_the_next_up():
     lab_preconditions()
-    subprocess.run(["ip", "netns", "add", "ovh-r1"], check=True)  # leftover of a crashed run
+    subprocess.run(["ip", "netns", "add", f"{P_OVH}-r1"], check=True)  # a crashed run's leftover
     try:
         state = lab_up(plan_lab(2, P_OVH)).state
         assert ping_in_namespace(state.robots[0].namespace, state.robots[1].overlay_ip,

@@ -17,7 +17,7 @@ INV = load_inventory(REPO / "config" / "fleet.example.yaml")
 
 @pytest.fixture(scope="module", params=["fleet.example.yaml", "lab-fleet.yaml"])
 def generated(tmp_path_factory, request):
-    out = tmp_path_factory.mktemp("server")
+    out = tmp_path_factory.mktemp(f"{request.param}-", numbered=True)
     result = subprocess.run([*overlay_cli("overlay-server"), "generate", "--inventory",
                              str(REPO / "config" / request.param), "--out", str(out)],
                             capture_output=True, text=True, timeout=60)
@@ -32,13 +32,18 @@ def _promtool():
     return promtool
 
 
-def test_scrape_config_reaches_every_robot_by_magicdns_name_and_headscale():
+def test_scrape_config_reaches_every_robot_by_magicdns_name_and_headscale(generated):
     config = prometheus_config(INV)
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    robots = {t for group in jobs["overlay_robots"]["static_configs"] for t in group["targets"]}
-    assert robots == {f"{r}.fleet.lab.example.edu:9101" for t in INV.teams for r in t.robots}
+    assert jobs["overlay_robots"]["file_sd_configs"][0]["files"] == ["targets/overlay_nodes.json"]
     assert jobs["headscale"]["static_configs"][0]["targets"] == ["127.0.0.1:9090"]
-    assert jobs["overlay_nodes"]["file_sd_configs"][0]["files"] == ["targets/overlay_nodes.json"]
+    # until 'prometheus-targets' runs, the targets are the inventory's robots by MagicDNS name
+    groups = json.loads((generated / "targets" / "overlay_nodes.json").read_text())
+    robots = {t for group in groups for t in group["targets"]}
+    inventory = load_inventory(REPO / "config" / generated.parent.name.rsplit("-", 1)[0])
+    assert robots == {f"{r}.{inventory.base_domain}:9101" for t in inventory.teams
+                      for r in t.robots}
+    assert {g["labels"]["team"] for g in groups} == {t.name for t in inventory.teams}
 
 
 @pytest.mark.parametrize("verb, name", [("config", "prometheus.yml"),
@@ -64,6 +69,10 @@ def test_file_sd_targets_from_headscale_nodes():
     nodes = [HeadscaleNode(2, "r2", "", ("100.64.0.2", "fd7a:115c:a1e0::2"), True, ("tag:a",),
                            None),
              HeadscaleNode(1, "r1", "", ("fd7a:115c:a1e0::1",), True, (), None)]
-    assert file_sd_targets(nodes) == [{"targets": ["100.64.0.2:9101"],
-                                       "labels": {"node": "r2", "tags": "tag:a"}}]
+    nodes.append(HeadscaleNode(3, "prometheus", "", ("100.64.0.9",), True, ("tag:monitoring",),
+                               None))
+    nodes.append(HeadscaleNode(4, "alice-laptop", "alice", ("100.64.0.5",), True, (), None))
+    assert file_sd_targets(nodes) == [
+        {"targets": ["100.64.0.5:9101"], "labels": {"node": "alice-laptop", "team": "user:alice"}},
+        {"targets": ["100.64.0.2:9101"], "labels": {"node": "r2", "team": "a"}}]
     assert json.loads(json.dumps(file_sd_targets(nodes)))  # JSON as Prometheus reads it

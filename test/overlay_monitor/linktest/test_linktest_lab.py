@@ -71,7 +71,7 @@ def test_underlay_carries_only_wireguard_and_never_the_plaintext(relay_lab, tmp_
     underlay_pcap, overlay_pcap = tmp_path / "underlay.txt", tmp_path / "overlay.txt"
     captures = [
         subprocess.Popen(["ip", "netns", "exec", relay_lab.router_namespace, "tcpdump", "-l",
-                          "-n", "-A", "-i", "ovr-v3", "-c", "400"],
+                          "-n", "-A", "-i", f"{PREFIX}-v3", "-c", "400"],
                          stdout=underlay_pcap.open("w"), stderr=subprocess.DEVNULL),
         subprocess.Popen(["ip", "netns", "exec", r3.namespace, "tcpdump", "-l", "-n", "-A",
                           "-i", r3.interface, "-c", "400"],

@@ -72,9 +72,11 @@ def test_link_test_service_measures_and_publishes(tmp_path):
         try:
             node.communicate(timeout=15)
         except subprocess.TimeoutExpired:
+            node.send_signal(10)  # SIGUSR1: the node prints its threads' stacks (run_node)
+            time.sleep(1.0)
             node.kill()
-            node.communicate()
-            raise
+            out, _ = node.communicate()
+            pytest.fail(f"the node did not stop within 15 s of SIGTERM; its threads:\n{out[-6000:]}")
 
 
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])

@@ -21,6 +21,7 @@ from overlay_monitor.table import render_table
 from ..components import find_component
 from .impairments import parse_impairments, parse_relays
 from .reachability import ping_matrix
+from .ros_demo import show_talker_and_listeners, write_demo_report
 from .runner import (
     lab_down,
     lab_status,
@@ -164,31 +165,15 @@ def _link_test_step(state: LabState, console: Console, report: Path) -> bool:
             server.terminate()
             server.wait(timeout=10)
     if ok:
-        from overlay_monitor.linktest.dataset import load_records
-        from overlay_monitor.linktest.report import write_report
-
-        page = write_report(load_records(dataset), report)
-        console.print(f"      report: {page.resolve()}", highlight=False, soft_wrap=True)
+        write_demo_report(dataset, report, console)
     return ok
 
 
 def _ros_step(state: LabState, console: Console) -> bool:
-    try:
-        import rclpy  # noqa: F401
-        import std_msgs.msg  # noqa: F401
-    except ImportError:
-        console.print("[4/5] skipped: rclpy is not importable here (source tools/env.sh)")
-        return True
-    from .ros_demo import talker_and_listeners
-
-    talker = state.robots[0].name
-    console.print(f"[4/5] ROS 2 over the overlay: talker on {talker}, listeners on the others; "
-                  "discovery: Fast DDS initial peers from overlay-discovery (no multicast)")
-    results = talker_and_listeners(state)
-    for name, result in results.items():
-        console.print(f"      {name}: received {result['received']} messages, first after "
-                      f"{result['first_s']} s", highlight=False)
-    return all(int(str(r["received"])) > 0 for r in results.values())
+    console.print(f"[4/5] ROS 2 over the overlay: talker on {state.robots[0].name}, listeners on "
+                  "the others; discovery: Fast DDS initial peers from overlay-discovery (no "
+                  "multicast)")
+    return show_talker_and_listeners(state, console)
 
 
 def _print_matrix(state: LabState, console: Console) -> bool:

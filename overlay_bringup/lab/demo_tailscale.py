@@ -18,6 +18,7 @@ from overlay_monitor.backends.tailscale import LocalAPIClient
 from overlay_monitor.errors import OverlayError
 
 from . import LabError
+from .ros_demo import show_talker_and_listeners, write_demo_report
 from .runner import lab_down, lab_up, robot_exec_argv, switch_campus
 from .state import LabState, lab_dir, save_state
 from .tailscale_lab import robot_dir, server_out, tailscale_ips, update_hosts
@@ -108,21 +109,6 @@ def show_monitor(state: LabState, console: Console) -> dict[str, dict[str, str]]
     return states
 
 
-def _ros_messages(state: LabState, console: Console) -> bool:
-    try:
-        import rclpy  # noqa: F401
-    except ImportError:
-        console.print("      skipped: rclpy is not importable here (source tools/env.sh)")
-        return True
-    from .ros_demo import talker_and_listeners
-
-    results = talker_and_listeners(state)
-    for name, result in results.items():
-        console.print(f"      {name}: received {result['received']} messages, first after "
-                      f"{result['first_s']} s", highlight=False)
-    return all(int(str(r["received"])) > 0 for r in results.values())
-
-
 def _link_tests(state: LabState, console: Console, report: Path) -> bool:
     """r1 -> r2 on each campus, over the overlay and the underlay; then the report."""
     first, second = state.robots[0], state.robots[1]
@@ -153,11 +139,7 @@ def _link_tests(state: LabState, console: Console, report: Path) -> bool:
         server.terminate()
         server.wait(timeout=10)
     if ok:
-        from overlay_monitor.linktest.dataset import load_records
-        from overlay_monitor.linktest.report import write_report
-
-        page = write_report(load_records(dataset), report)
-        console.print(f"      report: {page.resolve()}", highlight=False, soft_wrap=True)
+        write_demo_report(dataset, report, console)
     return ok
 
 
@@ -212,7 +194,7 @@ def run_demo(plan: LabPlan, console: Console, report: Path, keep: bool) -> int:
         switch_campus(state.prefix, "restrictive")
         _say(console, 5, "ROS 2 over the overlay (restrictive campus, DERP): talker on r1, "
                          "listeners on the others; discovery from overlay-discovery")
-        ok = _ros_messages(state, console) and ok
+        ok = show_talker_and_listeners(state, console) and ok
         _say(console, 6, "link test r1 -> r2, DERP and direct, each against the underlay")
         ok = _link_tests(state, console, report) and ok
     finally:

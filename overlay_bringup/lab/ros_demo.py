@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 from ..discovery import DiscoveryRequest, generate
 from ..discovery.files import environment, write_config
@@ -48,3 +50,28 @@ def talker_and_listeners(state: LabState, duration_s: float = 8.0,
         lines = out.strip().splitlines()
         results[name] = json.loads(lines[-1]) if lines else {"received": 0, "first_s": None}
     return results
+
+
+def show_talker_and_listeners(state: LabState, console: Any) -> bool:
+    """The demo's ROS step: run the chatter across robots and print what each listener got.
+    True when every listener received something (or rclpy is not importable here)."""
+    try:
+        import rclpy  # noqa: F401
+        import std_msgs.msg  # noqa: F401
+    except ImportError:
+        console.print("      skipped: rclpy is not importable here (source tools/env.sh)")
+        return True
+    results = talker_and_listeners(state)
+    for name, result in results.items():
+        console.print(f"      {name}: received {result['received']} messages, first after "
+                      f"{result['first_s']} s", highlight=False)
+    return all(int(str(r["received"])) > 0 for r in results.values())
+
+
+def write_demo_report(dataset: Path, report: Path, console: Any) -> None:
+    """The link-test report of a demo run."""
+    from overlay_monitor.linktest.dataset import load_records
+    from overlay_monitor.linktest.report import write_report
+
+    page = write_report(load_records(dataset), report)
+    console.print(f"      report: {page.resolve()}", highlight=False, soft_wrap=True)

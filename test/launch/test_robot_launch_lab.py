@@ -74,6 +74,25 @@ def _stop(proc):
     return out
 
 
+def _talk_and_listen(launch):
+    """Listeners on r2 and r3, a talker on r1 (each a `launch(robot, role)` process); the
+    listeners' outputs and the talker's, every process stopped afterwards."""
+    procs = {name: launch(name, "listen") for name in ("r2", "r3")}
+    procs["r1"] = launch("r1", "talk")
+    outputs = {}
+    try:
+        for name in ("r2", "r3"):
+            try:
+                outputs[name], _ = procs[name].communicate(timeout=DURATION + 60)
+            except subprocess.TimeoutExpired:
+                outputs[name] = _stop(procs[name])
+    finally:
+        talker_out = _stop(procs["r1"])
+        for proc in procs.values():
+            _stop(proc)
+    return outputs, talker_out
+
+
 @pytest.mark.parametrize("campus", ["restrictive", "open"])
 @pytest.mark.parametrize("mode", ["fastdds-peers", "static-peers", "fastdds-server"])
 def test_robot_launch_on_every_robot_carries_ros_messages(unjoined_lab, mode, campus):
@@ -96,19 +115,10 @@ def test_robot_launch_on_every_robot_carries_ros_messages(unjoined_lab, mode, ca
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
     started = time.time()
-    procs = {name: _launch(state, name, "listen", mode, domain, server) for name in ("r2", "r3")}
-    procs["r1"] = _launch(state, "r1", "talk", mode, domain, server)
     try:
-        outputs = {}
-        for name in ("r2", "r3"):
-            try:
-                outputs[name], _ = procs[name].communicate(timeout=DURATION + 60)
-            except subprocess.TimeoutExpired:
-                outputs[name] = _stop(procs[name])
+        outputs, talker_out = _talk_and_listen(
+            lambda robot, role: _launch(state, robot, role, mode, domain, server))
     finally:
-        talker_out = _stop(procs["r1"])
-        for proc in procs.values():
-            _stop(proc)
         if server_proc is not None:
             subprocess.run(["ip", "netns", "exec", state.robot("r1").namespace, "pkill", "-f",
                             "fast-discovery-server"], check=False)
@@ -142,19 +152,7 @@ def test_robot_launch_on_the_wireguard_lab(lab3):
                                 stderr=subprocess.STDOUT, text=True)
 
     started = time.time()
-    procs = {name: launch(name, "listen") for name in ("r2", "r3")}
-    procs["r1"] = launch("r1", "talk")
-    outputs = {}
-    try:
-        for name in ("r2", "r3"):
-            try:
-                outputs[name], _ = procs[name].communicate(timeout=DURATION + 60)
-            except subprocess.TimeoutExpired:
-                outputs[name] = _stop(procs[name])
-    finally:
-        talker_out = _stop(procs["r1"])
-        for proc in procs.values():
-            _stop(proc)
+    outputs, talker_out = _talk_and_listen(launch)
     # the WireGuard backend reads its own address and names itself after its hosts entry
     assert "overlay: not asked; r1 100.64.0.1" in talker_out, talker_out[-2000:]
     for name, out in outputs.items():

@@ -1,5 +1,6 @@
 """ament_python package overlay_bringup (installs overlay_bringup and overlay_monitor)."""
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
@@ -15,7 +16,8 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml", "plugin.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*")),
+        (f"share/{PACKAGE}/config", [f for f in glob("config/*") if Path(f).is_file()]),
+        (f"share/{PACKAGE}/config/grafana", glob("config/grafana/*.json")),
     ],
     install_requires=["setuptools"],
     zip_safe=False,

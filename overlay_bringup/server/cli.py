@@ -10,7 +10,7 @@ from overlay_monitor.cli_support import run_cli
 from overlay_monitor.errors import InputError, OverlayError
 from overlay_monitor.files import write_atomic
 
-from . import prometheus
+from . import dashboard, prometheus
 from .apply import apply_inventory
 from .deployment import bundle_readme, systemd_unit
 from .headscale_api import HeadscaleClient, read_api_key
@@ -26,6 +26,7 @@ EXAMPLES = """examples:
       --api-key-file ~/.config/headscale.key --ca-file server/tls/ca.crt --out server/
   overlay-server prometheus-targets --url https://headscale.lab.example.edu \\
       --api-key-file ~/.config/headscale.key --ca-file server/tls/ca.crt --out server/
+  overlay-server fleet-report --prometheus http://127.0.0.1:9090 --out fleet-report/
 """
 
 
@@ -57,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     targets.add_argument("--skip-tag", action="append", default=None,
                          help="nodes with this tag are not targets (default: tag:monitoring, "
                               "the Prometheus host); repeatable")
+    report = sub.add_parser("fleet-report",
+                            help="the fleet's link history from Prometheus, as PNG plots and "
+                                 "an HTML page (for people without Grafana)")
+    report.add_argument("--prometheus", required=True,
+                        help="Prometheus's URL, e.g. http://127.0.0.1:9090")
+    report.add_argument("--out", required=True, type=Path, help="report folder")
+    report.add_argument("--hours", type=float, default=6.0, help="how far back (default 6)")
     app = sub.add_parser("apply", help="make a running Headscale match the inventory")
     app.add_argument("--inventory", required=True, type=Path)
     app.add_argument("--url", required=True, help="Headscale server URL (https://…)")
@@ -99,6 +107,7 @@ def _generate(inv: Inventory, out: Path, rotate: bool, root: str = "") -> None:
               _write(prom / prometheus.RULES_FILE, prometheus.render(prometheus.alert_rules(inv))),
               _write(prom / prometheus.RULE_TESTS_FILE,
                      prometheus.render(prometheus.rule_tests(inv)))]
+    lines.append(_write(out / dashboard.DASHBOARD_FILE, dashboard.render_dashboard()))
     if not (prom / prometheus.TARGETS_FILE).exists():  # replaced by 'prometheus-targets'
         lines.append(_write(prom / prometheus.TARGETS_FILE,
                             json.dumps(prometheus.robot_targets(inv), indent=2) + "\n"))
@@ -133,6 +142,11 @@ def _prometheus_targets(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.command == "prometheus-targets":
         return _prometheus_targets(args)
+    if args.command == "fleet-report":
+        from .fleet_report import write_fleet_report
+
+        print(f"wrote {write_fleet_report(args.prometheus, args.out, args.hours)}")
+        return 0
     try:
         inv = load_inventory(args.inventory)
     except InventoryError as err:

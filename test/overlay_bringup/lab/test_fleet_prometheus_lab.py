@@ -90,7 +90,7 @@ def test_prometheus_scrapes_every_robot_over_the_overlay(fleet, record_property)
                 60, "3 robot exporters up")
     targets = {s["metric"]["instance"].split(":")[0] for s in up}
     assert targets == {r.tailscale_ips[0] for r in fleet.robots}  # overlay addresses only
-    assert _query(fleet, 'up{job="headscale"} == 1'), "headscale's own metrics not scraped"
+    _until(lambda: _query(fleet, 'up{job="headscale"} == 1'), 60, "headscale's own metrics")
     durations = {s["metric"]["instance"]: float(s["value"][1])
                  for s in _query(fleet, 'scrape_duration_seconds{job="overlay_robots"}')}
     record_property("scrape_duration_s", durations)
@@ -120,3 +120,29 @@ def test_a_robot_going_offline_fires_the_offline_alert(fleet):
         assert {a["labels"]["severity"] for a in alerts} == {"critical"}
     finally:
         restart_tailscaled(PREFIX, "r3")
+
+
+def test_every_dashboard_query_evaluates_on_the_real_prometheus(fleet):
+    from overlay_bringup.server.dashboard import PANEL_QUERIES
+    for title, queries in PANEL_QUERIES.items():
+        for expr, _ in queries:
+            answer = prometheus_query(fleet, f"/api/v1/query?query={expr}")
+            assert answer["status"] == "success", (title, expr, answer)
+    matrix = _query(fleet, next(iter(PANEL_QUERIES.values()))[0][0])
+    assert matrix and all(1 <= float(s["value"][1]) <= 5 for s in matrix), matrix
+
+
+def test_fleet_report_draws_the_history_from_prometheus(fleet, tmp_path):
+    from overlay_bringup.lab.tailscale_lab import PROMETHEUS_LISTEN
+    from overlay_testing import overlay_cli
+    out = tmp_path / "fleet-report"
+    result = subprocess.run(["ip", "netns", "exec", fleet.server_namespace,
+                             *overlay_cli("overlay-server"), "fleet-report", "--prometheus",
+                             f"http://{PROMETHEUS_LISTEN}", "--out", str(out), "--hours",
+                             "0.25"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for name in ("peer_states.png", "rtt.png", "derp_share.png"):
+        assert (out / name).stat().st_size > 5000
+    assert "robot-peer pairs" in (out / "index.html").read_text()
+    if os.environ.get("OVERLAY_SAVE_FLEET_REPORT"):  # refresh the README's picture
+        shutil.copy(out / "peer_states.png", os.environ["OVERLAY_SAVE_FLEET_REPORT"])

@@ -76,3 +76,28 @@ def test_file_sd_targets_from_headscale_nodes():
         {"targets": ["100.64.0.5:9101"], "labels": {"node": "alice-laptop", "team": "user:alice"}},
         {"targets": ["100.64.0.2:9101"], "labels": {"node": "r2", "team": "a"}}]
     assert json.loads(json.dumps(file_sd_targets(nodes)))  # JSON as Prometheus reads it
+
+
+def test_dashboard_is_built_with_the_sdk_and_committed_as_generated():
+    from overlay_bringup.server.dashboard import PANEL_QUERIES, render_dashboard
+    text = render_dashboard()
+    assert (REPO / "config" / "grafana" / "overlay_fleet.json").read_text() == text
+    board = json.loads(text)
+    panels = [p for p in board["panels"] if p["type"] != "row"]
+    assert [p["title"] for p in panels] == list(PANEL_QUERIES)
+    assert {p["type"] for p in panels} == {"state-timeline", "timeseries"}
+    exprs = [t["expr"] for p in panels for t in p["targets"]]
+    assert exprs == [q for queries in PANEL_QUERIES.values() for q, _ in queries]
+
+
+def test_fleet_report_series_from_a_query_range_answer_and_errors():
+    from overlay_bringup.server.fleet_report import series_from_query_range
+    from overlay_monitor.errors import InputError
+    answer = {"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"instance": "100.64.0.1:9101", "peer": "r2"},
+         "values": [[1700000000, "2"], [1700000015, "1"]]}]}}
+    (series,) = series_from_query_range(answer)
+    assert series.values == [2.0, 1.0] and series.name(("instance", "peer")) == \
+        "100.64.0.1:9101 → r2"
+    with pytest.raises(InputError, match="parse error"):
+        series_from_query_range({"status": "error", "error": "parse error at char 3"})

@@ -85,6 +85,27 @@ def cycle_cost_ms(texts: list[str], with_msgs: bool, poll_s: float = 0.5,
     return statistics.mean(cycle[1:]) * 1000, statistics.median(parse_only) * 1000
 
 
+def scrape_cost_ms(text: str) -> tuple[float, float]:
+    """CPU time of one scrape of the node's metrics endpoint (without HTTP), and of json.loads
+    of the same status (reference, same run)."""
+    from prometheus_client import generate_latest
+
+    from overlay_monitor.metrics import OverlayCollector, make_registry
+
+    collector = OverlayCollector()
+    collector.update(snapshot_from_status(text, datetime.now(timezone.utc)))
+    registry = make_registry(collector)
+    scrapes, loads = [], []
+    for _ in range(20):
+        t0 = time.process_time()
+        generate_latest(registry)
+        scrapes.append(time.process_time() - t0)
+        t0 = time.process_time()
+        json.loads(text)
+        loads.append(time.process_time() - t0)
+    return statistics.median(scrapes) * 1000, statistics.median(loads) * 1000
+
+
 def ros_latency(samples: int) -> None:
     import psutil
     import rclpy
@@ -161,6 +182,11 @@ def main() -> None:
                 cycle, parse_only = cycle_cost_ms(texts, with_msgs, 0.5, full_period)
                 print(f"    {n:5d} peers: {cycle:7.2f} ms per poll  (json.loads alone "
                       f"{parse_only:6.2f} ms; poll = {cycle / parse_only:4.1f}x)")
+    print("Prometheus exporter: CPU per scrape (collect + text exposition), median of 20:")
+    for n in (100, 1000):
+        cost, parse_only = scrape_cost_ms(make_statuses(n, 2, 0.1)[-1])
+        print(f"    {n:5d} peers: {cost:7.2f} ms per scrape  (json.loads of the status "
+              f"{parse_only:6.2f} ms; scrape = {cost / parse_only:4.1f}x)")
     if args.ros:
         ros_latency(args.samples)
 

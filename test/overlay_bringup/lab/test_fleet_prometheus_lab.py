@@ -17,12 +17,11 @@ from overlay_bringup.lab.runner import (
     lab_up,
     restart_tailscaled,
     robot_exec_argv,
-    start_lab_prometheus,
     switch_campus,
 )
 from overlay_bringup.lab.tailscale_lab import prometheus_query, stop_tailscaled
 from overlay_bringup.lab.topology import plan_lab
-from overlay_testing import lab_prefix, real_components_preconditions, skip_or_fail
+from overlay_testing import lab_prefix, overlay_cli, real_components_preconditions, skip_or_fail
 
 pytestmark = [pytest.mark.lab, pytest.mark.real, pytest.mark.slow]
 PREFIX = lab_prefix("otm")
@@ -42,8 +41,11 @@ def fleet():
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         for robot in ROBOTS]
     try:
-        state = start_lab_prometheus(PREFIX)
-        yield state
+        started = subprocess.run([*overlay_cli("overlay-lab"), "prometheus", "--prefix", PREFIX],
+                                 capture_output=True, text=True, timeout=180)
+        assert started.returncode == 0, started.stderr
+        from overlay_bringup.lab.runner import require_state
+        yield require_state(PREFIX)
     finally:
         for proc in monitors:
             proc.send_signal(2)

@@ -27,6 +27,8 @@ EXAMPLES = """examples:
   overlay-server prometheus-targets --url https://headscale.lab.example.edu \\
       --api-key-file ~/.config/headscale.key --ca-file server/tls/ca.crt --out server/
   overlay-server fleet-report --prometheus http://127.0.0.1:9090 --out fleet-report/
+  overlay-server status --url https://headscale.lab.example.edu --api-key-file api.key \\
+      --ca-file server/tls/ca.crt
 """
 
 
@@ -58,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     targets.add_argument("--skip-tag", action="append", default=None,
                          help="nodes with this tag are not targets (default: tag:monitoring, "
                               "the Prometheus host); repeatable")
+    status = sub.add_parser("status", help="the fleet's nodes as Headscale sees them: online, "
+                                           "last seen, tags, key expiry")
+    status.add_argument("--url", required=True, help="Headscale server URL (https://…)")
+    status.add_argument("--api-key-file", required=True, type=Path)
+    status.add_argument("--ca-file", help="CA certificate to trust")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
     report = sub.add_parser("fleet-report",
                             help="the fleet's link history from Prometheus, as PNG plots and "
                                  "an HTML page (for people without Grafana)")
@@ -127,6 +135,30 @@ def _generate(inv: Inventory, out: Path, rotate: bool, root: str = "") -> None:
           f"{inv.stun_port}/udp (STUN)")
 
 
+def _status(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from rich.table import Table
+
+    from overlay_monitor.console import make_console
+
+    from .fleet_status import COLUMNS, status_json, status_rows
+
+    with HeadscaleClient(args.url, read_api_key(args.api_key_file), args.ca_file) as client:
+        nodes = client.list_nodes()
+    if args.json:
+        print(json.dumps(status_json(nodes), indent=2))
+        return 0
+    table = Table(title=f"{args.url}: {len(nodes)} node(s), "
+                        f"{sum(n.online for n in nodes)} online", title_justify="left")
+    for column in COLUMNS:
+        table.add_column(column)
+    for row in status_rows(nodes, datetime.now(timezone.utc)):
+        table.add_row(*row)
+    make_console().print(table)
+    return 0
+
+
 def _prometheus_targets(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         raise InputError(f"--port {args.port} is out of range (1..65535)")
@@ -142,6 +174,8 @@ def _prometheus_targets(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.command == "prometheus-targets":
         return _prometheus_targets(args)
+    if args.command == "status":
+        return _status(args)
     if args.command == "fleet-report":
         from .fleet_report import write_fleet_report
 

@@ -105,6 +105,7 @@ class HeadscaleNode:
     online: bool
     tags: tuple[str, ...]
     expiry: datetime | None
+    last_seen: datetime | None = None
 
 
 def _convert(data: Any, kind: type, what: str) -> Any:
@@ -126,7 +127,8 @@ def _node(raw: _NodeJSON) -> HeadscaleNode:
     return HeadscaleNode(id=raw.id, name=raw.given_name or raw.name,
                          user=raw.user.name if raw.user else "",
                          ip_addresses=tuple(raw.ip_addresses), online=raw.online,
-                         tags=tuple(tags), expiry=parse_go_time(raw.expiry, "node.expiry"))
+                         tags=tuple(tags), expiry=parse_go_time(raw.expiry, "node.expiry"),
+                         last_seen=parse_go_time(raw.last_seen, "node.lastSeen"))
 
 
 def read_api_key(path: str | Path) -> str:

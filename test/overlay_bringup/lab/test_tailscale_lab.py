@@ -386,3 +386,12 @@ def test_second_apply_on_the_real_server_changes_nothing(ts_lab):
     assert "kept: policy (unchanged)" in result.stdout and "changed:" not in result.stdout
     api_key = (lab_dir(PREFIX) / "server" / "api.key").read_text().strip()
     assert api_key not in result.stdout + result.stderr
+    status = subprocess.run([*argv[:argv.index("apply")], "status", "--url", state.server_url,
+                             "--api-key-file", str(lab_dir(PREFIX) / "server" / "api.key"),
+                             "--ca-file", str(out / "tls" / "ca.crt"), "--json"],
+                            capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, status.stderr
+    nodes = {n["name"]: n for n in json.loads(status.stdout)}
+    assert {"r1", "r2", "r3"} <= set(nodes)
+    assert all(nodes[r]["online"] and nodes[r]["tags"] == ["tag:lab"] for r in ("r1", "r2", "r3"))
+    assert api_key not in status.stdout + status.stderr

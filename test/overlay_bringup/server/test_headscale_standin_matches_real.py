@@ -72,3 +72,19 @@ def test_client_reads_real_nodes_and_keys():
     keys = json.loads(_recorded("rest_preauthkeys.json")[1])["preAuthKeys"]
     (key,) = [_key(k) for k in _convert(keys, list[_PreAuthKeyJSON], "pre-auth key list")]
     assert key.reusable and tuple(key.acl_tags) == ("tag:lab",)
+
+
+def test_status_rows_from_the_real_node_list():
+    from datetime import datetime, timezone
+
+    from overlay_bringup.server.fleet_status import status_json, status_rows
+    nodes = json.loads(_recorded("rest_nodes.json")[1])["nodes"]
+    parsed = [_node(n) for n in _convert(nodes, list[_NodeJSON], "node list")]
+    now = datetime(2026, 11, 30, 14, 0, tzinfo=timezone.utc)
+    rows = status_rows(parsed, now)
+    assert [r[0] for r in rows] == ["r1", "r2", "r3"]
+    assert all(r[2] == "tag:lab" and r[6] == "never (tagged)" for r in rows)
+    # recorded after r3's tailscaled was stopped
+    assert [r[4] for r in rows] == ["yes", "yes", "no"] and rows[2][5] == "32 min ago"
+    assert all(r[3].startswith("100.64.") for r in rows)
+    assert status_json(parsed)[0]["tags"] == ["tag:lab"]

@@ -90,6 +90,15 @@ class OverlayCollector(Collector):
         yield from (state, rtt, rx, tx, handshake, region, changes)
 
 
+def listen_address(setting: str, snapshot: OverlaySnapshot) -> str:
+    """Where the metrics should listen: ``setting`` itself, or for ``overlay`` this member's own
+    overlay IPv4 ('' while it is not known yet: not joined)."""
+    if setting != "overlay":
+        return setting
+    me = snapshot.self_peer
+    return next((ip for ip in (me.overlay_ips if me else []) if ":" not in ip), "")
+
+
 def make_registry(collector: OverlayCollector) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)

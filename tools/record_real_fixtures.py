@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 from overlay_bringup.lab.runner import require_state, robot_exec_argv, switch_campus
-from overlay_bringup.lab.state import lab_dir
-from overlay_bringup.lab.tailscale_lab import robot_dir, server_out
+from overlay_bringup.lab.tailscale_lab import api_key_file, robot_dir, server_out
 
 OUT = Path(__file__).resolve().parents[1] / "test" / "fixtures" / "real"
 _KEYS = re.compile(r"\b(hskey-(?:auth|api)-)[A-Za-z0-9_\-]+")
@@ -56,8 +55,7 @@ class Recorder:
 
     def rest(self, method: str, path: str, body: object = None, key: str | None = None) -> str:
         out = server_out(self.prefix)
-        key_file = lab_dir(self.prefix) / "server" / "api.key"
-        api_key = key if key is not None else key_file.read_text().strip()
+        api_key = key if key is not None else api_key_file(self.prefix).read_text().strip()
         argv = ["ip", "netns", "exec", self.state.server_namespace, "curl", "-sS", "-i",
                 "--cacert", str(out / "tls" / "ca.crt"), "-X", method, "-H",
                 f"Authorization: Bearer {api_key}", f"{self.state.server_url}/api/v1{path}"]

@@ -19,9 +19,9 @@ from overlay_monitor.errors import OverlayError
 
 from . import LabError
 from .ros_demo import show_talker_and_listeners, write_demo_report
-from .runner import lab_down, lab_up, robot_exec_argv, switch_campus
+from .runner import NETNS_ETC_DIR, lab_down, lab_up, robot_exec_argv, switch_campus
 from .state import LabState, lab_dir, save_state
-from .tailscale_lab import robot_dir, server_out, tailscale_ips, update_hosts
+from .tailscale_lab import robot_dir, server_out, update_hosts
 from .topology import LabPlan
 
 STEPS = 6
@@ -171,12 +171,7 @@ def run_demo(plan: LabPlan, console: Console, report: Path, keep: bool) -> int:
         _say(console, 2, "every robot runs 'ros2 launch overlay_bringup robot.launch.py' with "
                          "its team's bundle: join, discovery configuration, link monitor")
         launches = launch_robots(state, console)
-        joined = wait_running(state)
-        for robot in state.robots:
-            robot.tailscale_ips = tailscale_ips(state.prefix, robot.name)
-            robot.overlay_ip = robot.tailscale_ips[0]
-        from .runner import NETNS_ETC_DIR
-
+        joined = wait_running(state)  # also records each robot's addresses
         update_hosts(state, NETNS_ETC_DIR)
         save_state(state)
         console.print("      joined: " + ", ".join(

@@ -272,11 +272,12 @@ def _tailscale_up(plan: LabPlan, state: LabState, join: bool) -> dict[str, float
     state.campus = plan.campus
     state.server_namespace = plan.server_namespace
     save_state(state)
-    server = tailscale_lab.start_server(plan, run, _start_detached)
-    state.server_pid, state.server_url = server.pid, server.url
+    state.server_pid, server = tailscale_lab.start_server(plan, run, _start_detached)
+    state.server_url = server.url
     save_state(state)
     for robot in plan.robots:
-        pid = tailscale_lab.start_tailscaled(plan, robot, server, _start_detached)
+        pid = tailscale_lab.start_tailscaled(plan.prefix, robot.name, robot.namespace,
+                                             server.ca_file, _start_detached)
         state.robots.append(tailscale_lab.robot_state(robot, pid))
         save_state(state)
     times: dict[str, float] = {}

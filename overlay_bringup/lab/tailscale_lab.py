@@ -57,6 +57,11 @@ def server_out(prefix: str) -> Path:
     return server_root(prefix) / "etc" / "headscale"
 
 
+def api_key_file(prefix: str) -> Path:
+    """The lab's Headscale API key (0600), from ``headscale apikeys create``."""
+    return lab_dir(prefix) / "server" / "api.key"
+
+
 def robot_binds(prefix: str, robot: str) -> list[tuple[Path, str]]:
     base = robot_dir(prefix, robot)
     return [(base / name, target) for name, target in ROBOT_MOUNTS.items()]
@@ -92,15 +97,18 @@ def lab_inventory(plan: LabPlan, source: Path | None = None) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class ServerInfo:
+class JoinBundle:
+    """What a member needs to join: the server, and one team's tag, key and CA from its bundle."""
+
     url: str
-    fqdn: str
-    pid: int
-    team: str
     tag: str
     ca_file: Path
     key_file: Path
-    api_key_file: Path
+
+    @classmethod
+    def of(cls, prefix: str, url: str, team: str) -> "JoinBundle":
+        bundle = server_out(prefix) / "bundles" / team
+        return cls(url, f"tag:{team}", bundle / "ca.crt", bundle / "auth.key")
 
 
 def hosts_text(fqdn: str, extra: dict[str, str] | None = None) -> str:
@@ -114,16 +122,18 @@ def _cli(module: str, *args: str) -> list[str]:
 
 
 def _python_env() -> dict[str, str]:
-    """Our modules importable in every namespace (the lab may run from a source tree)."""
+    """This environment with our modules importable in every namespace (the lab may run from
+    a source tree)."""
     root = str(Path(__file__).resolve().parents[2])
-    return {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH", "")]))}
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [root, os.environ.get("PYTHONPATH", "")])))
 
 
 def make_server_namespace(plan: LabPlan, run: Any, etc_dir: Path, fqdn: str) -> None:
     ns, rt = plan.server_namespace, plan.router_namespace
     etc = etc_dir / ns
     etc.mkdir(parents=True, exist_ok=True)
-    write_atomic(etc / "hosts", f"127.0.0.1 localhost\n{SERVER_IP} {fqdn}\n")
+    write_atomic(etc / "hosts", hosts_text(fqdn))
     write_atomic(etc / "resolv.conf", "nameserver 127.0.0.1\n")
     run(["ip", "netns", "add", ns])
     run(["ip", "-n", ns, "link", "set", "lo", "up"])
@@ -150,7 +160,17 @@ def _wait(what: str, check: Any, process: subprocess.Popen[bytes], log: Path,
     raise LabError(f"{what} not ready within {timeout_s:g} s: {tail}")
 
 
-def start_server(plan: LabPlan, run: Any, start_detached: Any) -> ServerInfo:
+def overlay_server_in(namespace: str, verb: str, prefix: str, url: str,
+                      *args: str) -> subprocess.CompletedProcess[str]:
+    """``overlay-server VERB --url … --api-key-file … --ca-file …`` inside ``namespace``."""
+    return subprocess.run(["ip", "netns", "exec", namespace, *_cli(
+        "overlay_bringup.server.cli", verb, "--url", url, "--api-key-file",
+        str(api_key_file(prefix)), "--ca-file", str(server_out(prefix) / "tls" / "ca.crt"),
+        "--out", str(server_out(prefix)), *args)], capture_output=True, text=True,
+        env=_python_env(), timeout=60)
+
+
+def start_server(plan: LabPlan, run: Any, start_detached: Any) -> tuple[int, JoinBundle]:
     """Generate the server from the lab inventory, start headscale, make an API key, apply."""
     tools = require_components("headscale")
     directory = lab_dir(plan.prefix)
@@ -160,10 +180,9 @@ def start_server(plan: LabPlan, run: Any, start_detached: Any) -> ServerInfo:
     root, out = server_root(plan.prefix), server_out(plan.prefix)
     for sub in ("var/lib/headscale", "var/run/headscale"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, **_python_env())
     generated = subprocess.run(_cli("overlay_bringup.server.cli", "generate", "--inventory",
                                     str(inventory), "--out", str(out), "--root", str(root)),
-                               capture_output=True, text=True, env=env, timeout=60)
+                               capture_output=True, text=True, env=_python_env(), timeout=60)
     if generated.returncode != 0:
         raise LabError(f"overlay-server generate failed: {generated.stderr.strip()[-800:]}")
     config = out / "config.yaml"
@@ -180,27 +199,20 @@ def start_server(plan: LabPlan, run: Any, start_detached: Any) -> ServerInfo:
         return probe.returncode == 0
 
     _wait("headscale", answers, process, log)
-    api_key_file = directory / "server" / "api.key"
     made = subprocess.run(["ip", "netns", "exec", plan.server_namespace, headscale, "apikeys",
                            "create", "-e", "1d", "-c", str(config)],
                           capture_output=True, text=True, timeout=20)
     if made.returncode != 0:
         raise LabError(f"headscale apikeys create failed: {made.stderr.strip()[-300:]}")
-    write_secret(api_key_file, made.stdout.strip().splitlines()[-1] + "\n")
+    write_secret(api_key_file(plan.prefix), made.stdout.strip().splitlines()[-1] + "\n")
     url = f"https://{fqdn}" + ("" if raw["server"].get("https_port", 443) == 443
                                else f":{raw['server']['https_port']}")
-    applied = subprocess.run(["ip", "netns", "exec", plan.server_namespace, *_cli(
-        "overlay_bringup.server.cli", "apply", "--inventory", str(inventory), "--url", url,
-        "--api-key-file", str(api_key_file), "--ca-file", str(out / "tls" / "ca.crt"),
-        "--out", str(out))], capture_output=True, text=True, env=env, timeout=60)
+    applied = overlay_server_in(plan.server_namespace, "apply", plan.prefix, url,
+                                "--inventory", str(inventory))
     write_atomic(directory / "logs" / "overlay-server-apply.log", applied.stdout + applied.stderr)
     if applied.returncode != 0:
         raise LabError(f"overlay-server apply failed: {applied.stderr.strip()[-800:]}")
-    team = raw["teams"][0]["name"]
-    bundle = out / "bundles" / team
-    return ServerInfo(url=url, fqdn=fqdn, pid=process.pid, team=team, tag=f"tag:{team}",
-                      ca_file=bundle / "ca.crt", key_file=bundle / "auth.key",
-                      api_key_file=api_key_file)
+    return int(process.pid), JoinBundle.of(plan.prefix, url, raw["teams"][0]["name"])
 
 
 def mount_argv(binds: list[tuple[Path, str]], argv: list[str]) -> list[str]:
@@ -212,22 +224,24 @@ def mount_argv(binds: list[tuple[Path, str]], argv: list[str]) -> list[str]:
             *words, *argv]
 
 
-def start_tailscaled(plan: LabPlan, robot: RobotPlan, server: ServerInfo,
+def start_tailscaled(prefix: str, name: str, namespace: str, ca_file: Path,
                      start_detached: Any) -> int:
+    """A member's tailscaled in ``namespace``, its folders under ``robot_dir(prefix, name)``,
+    trusting ``ca_file``; returns once its LocalAPI answers."""
     tools = require_components("tailscaled", "tailscale")
-    base = robot_dir(plan.prefix, robot.name)
-    for name in ("run", "lib", "state", "logs", "home"):
-        (base / name).mkdir(parents=True, exist_ok=True)
+    base = robot_dir(prefix, name)
+    for folder in ("run", "lib", "state", "logs", "home"):
+        (base / folder).mkdir(parents=True, exist_ok=True)
     (base / "state").chmod(0o700)
     for target in ROBOT_MOUNTS.values():
         Path(target).mkdir(parents=True, exist_ok=True)   # mount points (empty on the host)
-    argv = ["ip", "netns", "exec", robot.namespace, *mount_argv(robot_binds(plan.prefix, robot.name), [
+    argv = ["ip", "netns", "exec", namespace, *mount_argv(robot_binds(prefix, name), [
         str(tools["tailscaled"]), f"--statedir={base / 'state'}", f"--socket={DEFAULT_SOCKET}",
         "--tun=tailscale0", f"--port={TAILSCALED_PORT}", "--no-logs-no-support"])]
     env = {"TS_LOGS_DIR": str(base / "logs"), "TS_NO_LOGS_NO_SUPPORT": "1",
-           "TS_DISABLE_PORTMAPPER": "1", "SSL_CERT_FILE": str(server.ca_file),
+           "TS_DISABLE_PORTMAPPER": "1", "SSL_CERT_FILE": str(ca_file),
            "HOME": str(base / "home")}
-    log = lab_dir(plan.prefix) / "logs" / f"tailscaled-{robot.name}.log"
+    log = lab_dir(prefix) / "logs" / f"tailscaled-{name}.log"
     process = start_detached(argv, log, env)
     socket = base / "run" / "tailscaled.sock"
 
@@ -241,7 +255,7 @@ def start_tailscaled(plan: LabPlan, robot: RobotPlan, server: ServerInfo,
         except OverlayError:
             return False
 
-    _wait(f"tailscaled in {robot.name}", answers, process, log)
+    _wait(f"tailscaled in {name}", answers, process, log)
     return int(process.pid)
 
 
@@ -260,20 +274,13 @@ def stop_tailscaled(state: LabState, robot: str) -> None:
 
 def restart_tailscaled(state: LabState, robot: str, start_detached: Any) -> int:
     """Start a robot's tailscaled again with its saved state (it logs back in by itself)."""
-    plan_robot = RobotPlan(index=0, name=robot, namespace=state.robot(robot).namespace,
-                           wg_interface="tailscale0", overlay_ip="", underlay_ip="",
-                           router_ip="", router_veth="")
-    out = server_out(state.prefix)
-    server = ServerInfo(url=state.server_url, fqdn="", pid=state.server_pid, team="", tag="",
-                        ca_file=next((out / "bundles").glob("*/ca.crt")), key_file=Path(),
-                        api_key_file=Path())
-    plan = LabPlan(prefix=state.prefix, robots=(plan_robot,), relay_routes=())
-    pid = start_tailscaled(plan, plan_robot, server, start_detached)
+    pid = start_tailscaled(state.prefix, robot, state.robot(robot).namespace,
+                           server_out(state.prefix) / "tls" / "ca.crt", start_detached)
     state.robot(robot).tailscaled_pid = pid
     return pid
 
 
-def join_argv(server: ServerInfo, robot: str, out: str) -> list[str]:
+def join_argv(server: JoinBundle, robot: str, out: str) -> list[str]:
     """``overlay-join`` as a user runs it on a robot, with the team's bundle."""
     return _cli("overlay_bringup.join.cli", "--login-server", server.url, "--auth-key-file",
                 str(server.key_file), "--hostname", robot, "--tags", server.tag, "--ca-file",
@@ -301,7 +308,7 @@ def robot_state(robot: RobotPlan, pid: int) -> RobotState:
                       tailscaled_pid=pid)
 
 
-def join_all(state: LabState, server: ServerInfo, exec_argv: Any) -> dict[str, float]:
+def join_all(state: LabState, server: JoinBundle, exec_argv: Any) -> dict[str, float]:
     """Join every robot with overlay-join (in parallel); the join time of each, in seconds."""
     started = time.monotonic()
     procs = {}
@@ -310,7 +317,7 @@ def join_all(state: LabState, server: ServerInfo, exec_argv: Any) -> dict[str, f
         procs[robot.name] = subprocess.Popen(
             exec_argv(state, robot.name, join_argv(server, robot.name, out)),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=dict(os.environ, **_python_env()))
+            env=_python_env())
     times: dict[str, float] = {}
     failures = []
     for name, proc in procs.items():
@@ -350,19 +357,12 @@ def start_prometheus(state: LabState, start_detached: Any) -> int:
     raw = yaml.safe_load((lab_dir(state.prefix) / "server" / "inventory.yaml").read_text())
     tag = (raw.get("monitoring") or {}).get("tag", "monitoring")
     out = server_out(state.prefix)
-    server_node = RobotPlan(index=0, name=SERVER_NODE, namespace=state.server_namespace,
-                            wg_interface="tailscale0", overlay_ip="", underlay_ip="",
-                            router_ip="", router_veth="")
-    bundle = out / "bundles" / tag
-    info = ServerInfo(url=state.server_url, fqdn="", pid=state.server_pid, team=tag,
-                      tag=f"tag:{tag}", ca_file=bundle / "ca.crt", key_file=bundle / "auth.key",
-                      api_key_file=lab_dir(state.prefix) / "server" / "api.key")
-    plan = LabPlan(prefix=state.prefix, robots=(server_node,), relay_routes=())
-    start_tailscaled(plan, server_node, info, start_detached)
-    env = dict(os.environ, **_python_env())
+    info = JoinBundle.of(state.prefix, state.server_url, tag)
+    start_tailscaled(state.prefix, SERVER_NODE, state.server_namespace, info.ca_file,
+                     start_detached)
     joined = subprocess.run(server_exec_argv(state, join_argv(
         info, "prometheus", f"{ROBOT_MOUNTS['lib']}/overlay.json")), capture_output=True,
-        text=True, env=env, timeout=120)
+        text=True, env=_python_env(), timeout=120)
     if joined.returncode != 0:
         raise LabError(f"the Prometheus host could not join: {joined.stderr.strip()[-400:]}")
     refresh_prometheus_targets(state)
@@ -385,25 +385,19 @@ def start_prometheus(state: LabState, start_detached: Any) -> int:
 
 def refresh_prometheus_targets(state: LabState) -> None:
     """``overlay-server prometheus-targets`` in the server namespace (after robots join)."""
-    out = server_out(state.prefix)
-    env = dict(os.environ, **_python_env())
-    result = subprocess.run(["ip", "netns", "exec", state.server_namespace, *_cli(
-        "overlay_bringup.server.cli", "prometheus-targets", "--url", state.server_url,
-        "--api-key-file", str(lab_dir(state.prefix) / "server" / "api.key"), "--ca-file",
-        str(out / "tls" / "ca.crt"), "--out", str(out))], capture_output=True, text=True,
-        env=env, timeout=60)
+    result = overlay_server_in(state.server_namespace, "prometheus-targets", state.prefix,
+                               state.server_url)
     if result.returncode != 0:
         raise LabError(f"overlay-server prometheus-targets failed: {result.stderr.strip()[-400:]}")
 
 
-def prometheus_query(state: LabState, path: str) -> Any:
-    """GET the lab Prometheus's HTTP API (inside the server namespace)."""
+def prometheus_query(state: LabState, endpoint: str, query: str | None = None) -> Any:
+    """GET the lab Prometheus's HTTP API ``endpoint`` (inside the server namespace), with a
+    PromQL ``query`` when given."""
+    params = ["--data-urlencode", f"query={query}"] if query is not None else []
     result = subprocess.run(["ip", "netns", "exec", state.server_namespace, "curl", "-fsS", "-G",
-                             f"http://{PROMETHEUS_LISTEN}{path.split('?')[0]}",
-                             *[arg for part in (path.split("?", 1)[1].split("&")
-                                                if "?" in path else [])
-                               for arg in ("--data-urlencode", part)]],
+                             f"http://{PROMETHEUS_LISTEN}{endpoint}", *params],
                             capture_output=True, text=True, timeout=30)
     if result.returncode != 0:
-        raise LabError(f"Prometheus API {path}: {result.stderr.strip()[-300:]}")
+        raise LabError(f"Prometheus API {endpoint} {query or ''}: {result.stderr.strip()[-300:]}")
     return json.loads(result.stdout)

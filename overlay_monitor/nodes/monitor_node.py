@@ -23,7 +23,7 @@ from ..backends import BACKENDS, make_backend
 from ..backends.base import DEFAULT_SOCKET
 from ..errors import InputError
 from ..health import HealthThresholds
-from ..metrics import OverlayCollector, make_registry
+from ..metrics import OverlayCollector, listen_address, make_registry
 from ..monitor import MonitorConfig, MonitorUpdate, OverlayMonitor
 from .convert import MessageCache, event_msg
 from .spin import run_node
@@ -103,6 +103,7 @@ class MonitorNode(Node):
         self._messages = MessageCache(self.get_name())
         self._metrics = OverlayCollector()
         self._metrics_server: Any = None
+        self._metrics_failed = False
         self._lock = threading.Lock()
         self._pending: list[MonitorUpdate] = []
         self._stop = threading.Event()
@@ -138,21 +139,18 @@ class MonitorNode(Node):
 
     def _start_metrics(self, update: MonitorUpdate) -> None:
         """Serve the metrics once the address to listen on is known (thread: the poller)."""
-        port, where = self._value("metrics_port"), self._value("metrics_address")
-        if self._metrics_server is not None or not port:
+        port = self._value("metrics_port")
+        if self._metrics_server is not None or self._metrics_failed or not port:
             return
-        address = where
-        if where == "overlay":
-            me = update.snapshot.self_peer
-            address = next((ip for ip in (me.overlay_ips if me else []) if ":" not in ip), "")
-            if not address:
-                return  # not joined yet: try again next poll
+        address = listen_address(self._value("metrics_address"), update.snapshot)
+        if not address:
+            return  # not joined yet: try again next poll
         try:
             self._metrics_server, _ = start_http_server(port, address,
                                                         make_registry(self._metrics))
         except OSError as err:
             self.get_logger().error(f"metrics not served on {address}:{port}: {err}")
-            self._metrics_server = False
+            self._metrics_failed = True
             return
         self.get_logger().info(f"Prometheus metrics on http://{address}:{port}/metrics")
 
@@ -178,7 +176,7 @@ class MonitorNode(Node):
     def destroy_node(self) -> None:
         self._stop.set()
         self._worker.join(timeout=5.0)
-        if self._metrics_server:
+        if self._metrics_server is not None:
             self._metrics_server.shutdown()
         self._monitor.close()
         super().destroy_node()

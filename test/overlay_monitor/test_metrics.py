@@ -81,3 +81,15 @@ def test_promtool_accepts_the_cli_exposition():
     check = subprocess.run([promtool, "check", "metrics"], input=out.stdout,
                            capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_metrics_listen_on_the_own_overlay_ipv4_once_known():
+    from overlay_monitor.metrics import listen_address
+    joined = _snapshot()
+    assert listen_address("overlay", joined) == joined.self_peer.overlay_ips[0]
+    from overlay_monitor.models import OverlaySnapshot, Peer
+    not_joined = OverlaySnapshot("tailscale", "NeedsLogin", True, Peer("r1"))
+    assert listen_address("overlay", not_joined) == ""
+    only_v6 = OverlaySnapshot("tailscale", "Running", True, Peer("r1", overlay_ips=["fd7a::1"]))
+    assert listen_address("overlay", only_v6) == ""
+    assert listen_address("127.0.0.1", joined) == "127.0.0.1"

@@ -134,6 +134,19 @@ def _first_after(result: dict, start_wall: float) -> float | None:
     return None if result.get("first_wall") is None else round(result["first_wall"] - start_wall, 2)
 
 
+def _late_start(lab, early, late):
+    """Start ``early`` (robot, env, role, seconds), then 4 s later ``late``; return the
+    listener's result and when the late one started (wall clock)."""
+    first = _chatter(lab, early[0], early[1], early[2], "--duration", early[3])
+    time.sleep(4.0)
+    started = time.time()
+    second = _chatter(lab, late[0], late[1], late[2], "--duration", late[3])
+    listener, talker = (second, first) if late[2] == "listen" else (first, second)
+    result = _result(listener)
+    talker.communicate(timeout=60)
+    return result, started
+
+
 @pytest.mark.parametrize("mode", ["fastdds-peers", "static-peers"])
 def test_late_joiners_meet_without_a_restart(lab3, tmp_path, mode):
     """r1's and r2's peer lists were made before r3 existed (they list r1 and r2 only); r3's
@@ -143,19 +156,11 @@ def test_late_joiners_meet_without_a_restart(lab3, tmp_path, mode):
             "r2": _env_for(mode, "r2", tmp_path / "early", lab3, early),
             "r3": _env_for(mode, "r3", tmp_path / "late", lab3)}
     # 1. a late listener: r1 talks for a while before r3 starts listening
-    talker = _chatter(lab3, "r1", envs["r1"], "talk", "--duration", "14")
-    time.sleep(4.0)
-    listener_start = time.time()
-    listener = _chatter(lab3, "r3", envs["r3"], "listen", "--duration", "9")
-    late_listener = _result(listener)
-    talker.communicate(timeout=60)
+    late_listener, listener_start = _late_start(
+        lab3, ("r1", envs["r1"], "talk", "14"), ("r3", envs["r3"], "listen", "9"))
     # 2. a late talker: r2 listens; r3 (unknown to r2's list) starts talking later
-    listener = _chatter(lab3, "r2", envs["r2"], "listen", "--duration", "13")
-    time.sleep(4.0)
-    talker_start = time.time()
-    talker = _chatter(lab3, "r3", envs["r3"], "talk", "--duration", "8.5")
-    late_talker = _result(listener)
-    talker.communicate(timeout=60)
+    late_talker, talker_start = _late_start(
+        lab3, ("r2", envs["r2"], "listen", "13"), ("r3", envs["r3"], "talk", "8.5"))
     heard = _first_after(late_listener, listener_start)
     reached = _first_after(late_talker, talker_start)
     print(f"\n[late joiners] {mode}: late listener's first message after {heard} s, late "

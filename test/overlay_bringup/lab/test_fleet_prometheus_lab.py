@@ -58,7 +58,7 @@ def fleet():
 
 
 def _query(state, promql):
-    return prometheus_query(state, f"/api/v1/query?query={promql}")["data"]["result"]
+    return prometheus_query(state, "/api/v1/query", promql)["data"]["result"]
 
 
 def _until(check, timeout, what):
@@ -127,7 +127,7 @@ def test_every_dashboard_query_evaluates_on_the_real_prometheus(fleet):
     from overlay_bringup.server.dashboard import PANEL_QUERIES
     for title, queries in PANEL_QUERIES.items():
         for expr, _ in queries:
-            answer = prometheus_query(fleet, f"/api/v1/query?query={expr}")
+            answer = prometheus_query(fleet, "/api/v1/query", expr)
             assert answer["status"] == "success", (title, expr, answer)
     matrix = _query(fleet, next(iter(PANEL_QUERIES.values()))[0][0])
     assert matrix and all(1 <= float(s["value"][1]) <= 5 for s in matrix), matrix

@@ -21,7 +21,8 @@ from overlay_bringup.lab.runner import (
     robot_exec_argv,
     switch_campus,
 )
-from overlay_bringup.lab.tailscale_lab import stop_tailscaled
+from overlay_bringup.lab.state import lab_dir
+from overlay_bringup.lab.tailscale_lab import api_key_file, server_out, stop_tailscaled
 from overlay_bringup.lab.topology import plan_lab
 from overlay_testing import lab_prefix, overlay_cli, real_components_preconditions
 
@@ -362,7 +363,6 @@ def test_server_serves_health_and_only_the_inventory_derp_region(ts_lab):
     assert (region["RegionCode"], region["RegionName"]) == ("campus", "Campus embedded relay")
     assert [n["HostName"] for n in region["Nodes"]] == ["headscale.lab.example.edu"]
     assert region["Nodes"][0]["STUNPort"] == 3478
-    from overlay_bringup.lab.tailscale_lab import server_out
     ca = server_out(PREFIX) / "tls" / "ca.crt"
     health = subprocess.run(["ip", "netns", "exec", state.robot("r1").namespace, "curl", "-sS",
                              "--cacert", str(ca), f"{state.server_url}/health"],
@@ -371,23 +371,20 @@ def test_server_serves_health_and_only_the_inventory_derp_region(ts_lab):
 
 
 def test_second_apply_on_the_real_server_changes_nothing(ts_lab):
-    from overlay_bringup.lab.state import lab_dir
-    from overlay_bringup.lab.tailscale_lab import server_out
-
     state = ts_lab.state
     out = server_out(PREFIX)
     argv = ["ip", "netns", "exec", state.server_namespace, *overlay_cli("overlay-server"),
             "apply", "--inventory", str(lab_dir(PREFIX) / "server" / "inventory.yaml"), "--url",
-            state.server_url, "--api-key-file", str(lab_dir(PREFIX) / "server" / "api.key"),
+            state.server_url, "--api-key-file", str(api_key_file(PREFIX)),
             "--ca-file", str(out / "tls" / "ca.crt"), "--out", str(out)]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "nothing to change: the server matches the inventory" in result.stdout
     assert "kept: policy (unchanged)" in result.stdout and "changed:" not in result.stdout
-    api_key = (lab_dir(PREFIX) / "server" / "api.key").read_text().strip()
+    api_key = api_key_file(PREFIX).read_text().strip()
     assert api_key not in result.stdout + result.stderr
     status = subprocess.run([*argv[:argv.index("apply")], "status", "--url", state.server_url,
-                             "--api-key-file", str(lab_dir(PREFIX) / "server" / "api.key"),
+                             "--api-key-file", str(api_key_file(PREFIX)),
                              "--ca-file", str(out / "tls" / "ca.crt"), "--json"],
                             capture_output=True, text=True, timeout=60)
     assert status.returncode == 0, status.stderr

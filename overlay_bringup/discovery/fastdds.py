@@ -4,11 +4,17 @@ The transport is UDPv4 only, bound to the overlay address, with datagrams small 
 a 1280-byte tunnel without IP fragmentation: one lost fragment loses the whole datagram, and Fast
 DDS's resends of 64 kB datagrams then overflow the tunnel's buffers.
 
-Same-robot traffic measured (bench/local_shm.py, 1 MB at 30 Hz between two nodes of one robot):
-this profile costs the talker 0.97-1.27x the CPU of Fast DDS's defaults (which use shared
-memory), with the same delivery and latency. Adding a shared-memory transport to it is worse
-(1.65-1.87x CPU, 20 % of messages lost): Fast DDS fragments every sample to the smallest
-maxMessageSize of a participant's transports, so shared memory would carry 1200-byte fragments.
+Same-robot traffic (bench/local_shm.py: 1 MB at 30 Hz between two nodes of one robot, and 1 MB at
+10 Hz across the overlay, all layouts side by side in one lab run; three runs): this profile costs
+the talker 1.37-1.83x the CPU of Fast DDS's defaults (which use shared memory) and delivers 79/80
+across the overlay. Fast DDS 2.14 cuts every sample into fragments of the smallest maxMessageSize
+of a participant's transports, and its XML cannot name a shared-memory locator, so:
+- adding shared memory feeds it 1200-byte fragments: 0.90-1.70x, and some runs lose a quarter;
+- 64 kB datagrams + shared memory: 0.60-1.00x locally, but 1-8 of 80 cross the overlay (one lost
+  IP fragment of 45 loses the datagram);
+- user data on TCPv4 bound to the overlay + shared memory: the explicit TCP locator list leaves
+  shared memory unused, 1.01-2.25x locally (79/80 across, 37-49 ms instead of 56-64 ms).
+No layout gets both; reliable overlay delivery wins, so the profile stays UDP-only.
 """
 from __future__ import annotations
 

@@ -22,8 +22,8 @@ import json
 import subprocess
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from overlay_bringup.discovery.fastdds import NAMESPACE
 from overlay_bringup.lab.ros_demo import chatter_argv, robot_env

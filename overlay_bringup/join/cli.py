@@ -10,7 +10,14 @@ from overlay_monitor.backends.base import DEFAULT_SOCKET
 from overlay_monitor.cli_support import run_cli
 
 from .plan import JoinRequest
-from .runner import default_result_path, ensure_guard_route, install_ca, join, write_result
+from .runner import (
+    default_result_path,
+    ensure_guard_route,
+    ensure_relay_server,
+    install_ca,
+    join,
+    write_result,
+)
 
 EXAMPLES = """examples:
   sudo overlay-join --login-server https://headscale.lab.example.edu \\
@@ -38,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tailscale", default="tailscale", help="the tailscale CLI")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"where to write the result (default {default_result_path()})")
+    parser.add_argument("--relay-server-port", type=int, default=0, metavar="PORT",
+                        help="after joining, serve as a peer relay on this UDP port (1024..65535; "
+                             "the relay's bundle names it; Tailscale >= 1.86)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--no-guard-route", action="store_true",
                         help="do not install the guard route 'unreachable 100.64.0.0/10 metric "
@@ -55,8 +65,12 @@ def run(args: argparse.Namespace) -> int:
     request = JoinRequest(login_server=args.login_server, auth_key_file=args.auth_key_file,
                           hostname=args.hostname,
                           tags=tuple(t.strip() for t in args.tags.split(",") if t.strip()),
-                          accept_dns=args.accept_dns == "true", timeout_s=args.timeout)
+                          accept_dns=args.accept_dns == "true", timeout_s=args.timeout,
+                          relay_server_port=args.relay_server_port)
     result = join(request, args.socket, args.tailscale, args.ca_file)
+    if request.relay_server_port:
+        result.relay_server_port = ensure_relay_server(request.relay_server_port, args.socket,
+                                                       args.tailscale)
     result.guard_route = "not asked (--no-guard-route)" if args.no_guard_route \
         else ensure_guard_route()
     path = write_result(result, args.out or default_result_path())
@@ -69,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
               f"{', '.join(me.overlay_ips) if me else ''} ({me.dns_name if me else ''}); "
               f"{len(result.snapshot.peers)} peer(s); wrote {path}")
         print(result.guard_route)
+        if result.relay_server_port:
+            print(f"serving as a peer relay on UDP port {result.relay_server_port}")
     return 0
 
 

@@ -57,6 +57,8 @@ class JoinRequest:
     tags: tuple[str, ...] = ()
     accept_dns: bool = True
     timeout_s: float = 60.0
+    #: serve as a peer relay on this UDP port after joining (0: not a relay)
+    relay_server_port: int = 0
 
 
 def _same_url(a: str, b: str) -> bool:
@@ -89,6 +91,18 @@ def up_argv(request: JoinRequest, action: Action, tailscale: str = "tailscale",
     if action is Action.UP_RESET:
         argv.append("--reset")
     return argv
+
+
+def relay_port_argv(port: int, tailscale: str = "tailscale", socket: str = "") -> list[str]:
+    """``tailscale set --relay-server-port=N``: serve as a peer relay (Tailscale >= 1.86)."""
+    return [tailscale] + (["--socket", socket] if socket else []) + [
+        "set", f"--relay-server-port={port}"]
+
+
+def relay_port_of(prefs: dict[str, Any]) -> int:
+    """The peer-relay port in tailscaled's prefs (0 when it is not a relay)."""
+    value = prefs.get("RelayServerPort")
+    return int(value) if isinstance(value, int) else 0
 
 
 _FAILURES: list[tuple[re.Pattern[str], type[JoinError], str]] = [
@@ -166,6 +180,9 @@ def validate(request: JoinRequest) -> list[str]:
     for tag in request.tags:
         if not re.match(r"^tag:[a-z0-9][a-z0-9-]*$", tag):
             problems.append(f"tag {tag!r} is not tag:NAME")
+    if request.relay_server_port and not 1024 <= request.relay_server_port <= 65535:
+        problems.append(f"relay server port {request.relay_server_port} is out of range "
+                        "(expected a UDP port from 1024 to 65535)")
     if not 5 <= request.timeout_s <= 600:
         problems.append(f"timeout {request.timeout_s:g} s is out of range (5..600)")
     return problems

@@ -34,6 +34,8 @@ from .plan import (
     decide,
     guard_route_argv,
     has_guard_route,
+    relay_port_argv,
+    relay_port_of,
     tag_mismatch,
     up_argv,
     validate,
@@ -47,10 +49,12 @@ class JoinResult:
     action: Action
     snapshot: OverlaySnapshot
     guard_route: str = ""
+    relay_server_port: int = 0
 
     def to_json(self) -> dict[str, object]:
         data = snapshot_to_json(self.snapshot)
-        return {"action": self.action.value, "guard_route": self.guard_route, **data}
+        return {"action": self.action.value, "guard_route": self.guard_route,
+                "relay_server_port": self.relay_server_port, **data}
 
 
 def check_key_file(path: str) -> None:
@@ -144,6 +148,30 @@ def join(request: JoinRequest, socket_path: str, tailscale: str = "tailscale",
             time.sleep(poll_s)
     finally:
         client.close()
+
+
+def ensure_relay_server(port: int, socket_path: str, tailscale: str = "tailscale",
+                        settle_s: float = 5.0) -> int:
+    """Serve as a peer relay on UDP ``port`` (``tailscale set --relay-server-port``) and check
+    that tailscaled took it; returns the port."""
+    socket_arg = socket_path if socket_path != DEFAULT_SOCKET else ""
+    proc = subprocess.run(relay_port_argv(port, tailscale, socket_arg), capture_output=True,
+                          text=True, timeout=30)
+    if proc.returncode != 0:
+        message = (proc.stderr or proc.stdout).strip()[:300]
+        hint = (" (peer relays need Tailscale 1.86 or newer)"
+                if "flag provided but not defined" in message else "")
+        raise JoinError(f"tailscale set --relay-server-port={port} failed: {message}{hint}")
+    deadline = time.monotonic() + settle_s
+    with LocalAPIClient(socket_path) as client:
+        while True:
+            actual = relay_port_of(client.prefs())
+            if actual == port:
+                return port
+            if time.monotonic() > deadline:
+                raise JoinError(f"tailscaled did not take the relay server port: its prefs say "
+                                f"{actual or 'none'} instead of {port}")
+            time.sleep(0.2)
 
 
 def ensure_guard_route() -> str:

@@ -28,6 +28,7 @@ from .runner import (
     lab_up,
     require_state,
     robot_exec_argv,
+    set_peer_relay,
     start_lab_prometheus,
     switch_campus,
 )
@@ -40,6 +41,8 @@ EXAMPLES = """examples:
   sudo overlay-lab up --robots 3 --impair r2:delay=40ms,loss=1%
   sudo overlay-lab up --overlay tailscale --campus restrictive   # real headscale + tailscaled
   sudo overlay-lab campus open                                   # let UDP between robots through
+  sudo overlay-lab up --overlay tailscale --peer-relay           # + a peer relay robots reach
+  sudo overlay-lab peer-relay down                               # robots fall back to DERP
   sudo overlay-lab exec r1 -- tailscale status
   sudo overlay-lab status --json
   sudo overlay-lab exec r1 -- ping -c 3 100.64.0.2
@@ -81,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="tailscale overlay: open lets UDP between robots through (direct "
                             "paths); restrictive passes only the server's HTTPS and STUN, so "
                             "every pair is DERP-relayed (default)")
+        p.add_argument("--peer-relay", action="store_true",
+                       help="tailscale overlay: add a peer relay host (dmz) that robots reach on "
+                            "one UDP port only; robots still cannot reach each other")
         p.add_argument("--no-join", action="store_true",
                        help="tailscale overlay: start tailscaled but do not join (robot.launch.py "
                             "joins)")
@@ -100,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     campus = with_prefix(sub.add_parser(
         "campus", help="switch a running tailscale lab's campus network: open or restrictive"))
     campus.add_argument("mode", choices=CAMPUS_MODES)
+    relay = with_prefix(sub.add_parser(
+        "peer-relay", help="take a running lab's peer relay down (its tailscaled stops) or up"))
+    relay.add_argument("state", choices=("up", "down"))
     demo = with_build(with_prefix(sub.add_parser(
         "demo", help="the main job: build the lab, join the robots, show live per-peer state, "
                      "ROS messages and a link test, tear down")), overlay_default="auto")
@@ -228,7 +237,7 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
 def _plan(args: argparse.Namespace) -> LabPlan:
     return plan_lab(args.robots, args.prefix, parse_impairments(args.impair),
                     parse_relays(args.relay), args.allow_underlay_tests, args.overlay,
-                    args.campus)
+                    args.campus, args.peer_relay)
 
 
 def run_command(args: argparse.Namespace, console: Console) -> int:
@@ -256,6 +265,10 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     if args.command == "campus":
         state = switch_campus(args.prefix, args.mode)
         console.print(f"lab {args.prefix!r}: campus {state.campus}")
+        return 0
+    if args.command == "peer-relay":
+        set_peer_relay(args.prefix, args.state == "up")
+        console.print(f"lab {args.prefix!r}: peer relay {args.state}")
         return 0
     if args.command == "status":
         status = lab_status(args.prefix)

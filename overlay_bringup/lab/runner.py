@@ -29,6 +29,7 @@ from .state import LabState, RobotState, lab_dir, load_state, save_state
 from .topology import (
     OVERLAY_MTU,
     OVERLAY_NETWORK,
+    PEER_RELAY_NAME,
     WIREGUARD_PORT,
     LabPlan,
     RobotPlan,
@@ -248,6 +249,8 @@ def _spec_of(plan: LabPlan) -> tuple[int, list[str]]:
         impaired.append("underlay tests allowed")
     if plan.overlay != "wireguard":
         impaired.append(f"overlay {plan.overlay}")
+    if plan.peer_relay:
+        impaired.append("peer relay")
     return len(plan.robots), impaired
 
 
@@ -265,6 +268,8 @@ def _tailscale_up(plan: LabPlan, state: LabState, join: bool) -> dict[str, float
     fqdn = tailscale_lab.lab_inventory(plan)["server"]["fqdn"]
     _make_router(plan)
     tailscale_lab.make_server_namespace(plan, run, NETNS_ETC_DIR, fqdn)
+    if plan.peer_relay:
+        tailscale_lab.make_peer_relay_namespace(plan, run, NETNS_ETC_DIR, fqdn)
     for robot in plan.robots:
         _make_robot_underlay(plan, robot, fqdn)
     run(["ip", "netns", "exec", plan.router_namespace, "nft", "-f", "-"],
@@ -280,6 +285,9 @@ def _tailscale_up(plan: LabPlan, state: LabState, join: bool) -> dict[str, float
                                              server.ca_file, _start_detached)
         state.robots.append(tailscale_lab.robot_state(robot, pid))
         save_state(state)
+    if plan.peer_relay:
+        state.peer_relay_pid = tailscale_lab.start_peer_relay(state, _start_detached)
+        save_state(state)
     times: dict[str, float] = {}
     if join:
         times = tailscale_lab.join_all(state, server, robot_exec_argv)
@@ -293,6 +301,22 @@ def restart_tailscaled(prefix: str, robot: str) -> LabState:
     state = require_state(prefix)
     tailscale_lab.stop_tailscaled(state, robot)
     tailscale_lab.restart_tailscaled(state, robot, _start_detached)
+    save_state(state)
+    return state
+
+
+def set_peer_relay(prefix: str, up: bool) -> LabState:
+    """Take a running lab's peer relay down (its tailscaled stops) or bring it back."""
+    state = require_state(prefix)
+    if not state.peer_relay_pid:
+        raise LabError(f"lab {prefix!r} has no peer relay: 'overlay-lab up --overlay tailscale "
+                       "--peer-relay'")
+    if up:
+        if not psutil.pid_exists(state.peer_relay_pid):
+            state.peer_relay_pid = tailscale_lab.start_peer_relay(state, _start_detached,
+                                                                  join=False)
+    else:
+        tailscale_lab.stop_process(state.peer_relay_pid)
     save_state(state)
     return state
 
@@ -465,6 +489,8 @@ def robot_exec_argv(state: LabState, robot: str, argv: list[str]) -> list[str]:
     /var/lib/overlay_bringup."""
     if not argv:
         raise LabError("nothing to run: give a command after '--'")
+    if robot == PEER_RELAY_NAME and state.peer_relay_pid:
+        return tailscale_lab.peer_relay_exec_argv(state.prefix, argv)
     target = state.robot(robot)
     # its own HOME: ~/.ros (logs, the discovery files robot.launch.py writes) per robot
     env = [f"{k}={v}" for k, v in tailscale_lab.robot_env(state.prefix, target.name).items()]

@@ -50,6 +50,7 @@ class LabState:
     server_pid: int = 0               # tailscale overlay: headscale
     server_url: str = ""
     prometheus_pid: int = 0           # tailscale overlay with --prometheus
+    peer_relay_pid: int = 0           # tailscale overlay with --peer-relay: the relay's tailscaled
 
     def robot(self, name: str) -> RobotState:
         for robot in self.robots:

@@ -36,7 +36,17 @@ from overlay_monitor.files import write_atomic, write_secret
 from ..components import require_components
 from . import LabError
 from .state import LabState, RobotState, lab_dir
-from .topology import SERVER_IP, SERVER_ROUTER_IP, TAILSCALED_PORT, LabPlan, RobotPlan
+from .topology import (
+    PEER_RELAY_IP,
+    PEER_RELAY_NAME,
+    PEER_RELAY_PORT,
+    PEER_RELAY_ROUTER_IP,
+    SERVER_IP,
+    SERVER_ROUTER_IP,
+    TAILSCALED_PORT,
+    LabPlan,
+    RobotPlan,
+)
 
 #: where a robot's own folders are bind-mounted inside every command the lab runs in it
 ROBOT_MOUNTS = {"run": "/var/run/tailscale", "lib": "/var/lib/overlay_bringup"}
@@ -93,6 +103,9 @@ def lab_inventory(plan: LabPlan, source: Path | None = None) -> dict[str, Any]:
     path = source or find_config_file(LAB_INVENTORY)
     raw: dict[str, Any] = yaml.safe_load(path.read_text())
     raw["teams"][0]["robots"] = [robot.name for robot in plan.robots]
+    if plan.peer_relay:
+        raw["relays"] = [{"name": PEER_RELAY_NAME, "port": PEER_RELAY_PORT,
+                          "teams": [raw["teams"][0]["name"]]}]
     return raw
 
 
@@ -130,20 +143,34 @@ def _python_env() -> dict[str, str]:
 
 
 def make_server_namespace(plan: LabPlan, run: Any, etc_dir: Path, fqdn: str) -> None:
-    ns, rt = plan.server_namespace, plan.router_namespace
+    _make_host_namespace(plan, run, etc_dir, fqdn, (plan.server_namespace, plan.server_veth,
+                                                    SERVER_ROUTER_IP, SERVER_IP))
+
+
+def make_peer_relay_namespace(plan: LabPlan, run: Any, etc_dir: Path, fqdn: str) -> None:
+    _make_host_namespace(plan, run, etc_dir, fqdn, (plan.peer_relay_namespace,
+                                                    plan.peer_relay_veth, PEER_RELAY_ROUTER_IP,
+                                                    PEER_RELAY_IP))
+
+
+def _make_host_namespace(plan: LabPlan, run: Any, etc_dir: Path, fqdn: str,
+                         link: tuple[str, str, str, str]) -> None:
+    """A host on its own /24 behind the lab router: (namespace, router veth, router IP, IP)."""
+    ns, veth, router_ip, ip = link
+    rt = plan.router_namespace
     etc = etc_dir / ns
     etc.mkdir(parents=True, exist_ok=True)
     write_atomic(etc / "hosts", hosts_text(fqdn))
     write_atomic(etc / "resolv.conf", "nameserver 127.0.0.1\n")
     run(["ip", "netns", "add", ns])
     run(["ip", "-n", ns, "link", "set", "lo", "up"])
-    run(["ip", "-n", rt, "link", "add", plan.server_veth, "type", "veth", "peer", "name", "eth0",
+    run(["ip", "-n", rt, "link", "add", veth, "type", "veth", "peer", "name", "eth0",
          "netns", ns])
-    run(["ip", "-n", rt, "address", "add", f"{SERVER_ROUTER_IP}/24", "dev", plan.server_veth])
-    run(["ip", "-n", rt, "link", "set", plan.server_veth, "up"])
-    run(["ip", "-n", ns, "address", "add", f"{SERVER_IP}/24", "dev", "eth0"])
+    run(["ip", "-n", rt, "address", "add", f"{router_ip}/24", "dev", veth])
+    run(["ip", "-n", rt, "link", "set", veth, "up"])
+    run(["ip", "-n", ns, "address", "add", f"{ip}/24", "dev", "eth0"])
     run(["ip", "-n", ns, "link", "set", "eth0", "up"])
-    run(["ip", "-n", ns, "route", "add", "default", "via", SERVER_ROUTER_IP])
+    run(["ip", "-n", ns, "route", "add", "default", "via", router_ip])
 
 
 def _wait(what: str, check: Any, process: subprocess.Popen[bytes], log: Path,
@@ -261,13 +288,17 @@ def start_tailscaled(prefix: str, name: str, namespace: str, ca_file: Path,
 
 def stop_tailscaled(state: LabState, robot: str) -> None:
     """Stop a robot's tailscaled (as 'systemctl stop tailscaled' would): it removes its routes."""
+    stop_process(state.robot(robot).tailscaled_pid)
+
+
+def stop_process(pid: int, timeout_s: float = 10.0) -> None:
+    """SIGTERM ``pid`` and wait for it (gone already is fine)."""
     import psutil
 
-    target = state.robot(robot)
     try:
-        proc = psutil.Process(target.tailscaled_pid)
+        proc = psutil.Process(pid)
         proc.terminate()
-        proc.wait(10)
+        proc.wait(timeout_s)
     except psutil.Error:
         pass
 
@@ -280,11 +311,34 @@ def restart_tailscaled(state: LabState, robot: str, start_detached: Any) -> int:
     return pid
 
 
-def join_argv(server: JoinBundle, robot: str, out: str) -> list[str]:
+def join_argv(server: JoinBundle, robot: str, out: str, *extra: str) -> list[str]:
     """``overlay-join`` as a user runs it on a robot, with the team's bundle."""
     return _cli("overlay_bringup.join.cli", "--login-server", server.url, "--auth-key-file",
                 str(server.key_file), "--hostname", robot, "--tags", server.tag, "--ca-file",
-                str(server.ca_file), "--accept-dns", "false", "--out", out, "--json")
+                str(server.ca_file), "--accept-dns", "false", "--out", out, "--json", *extra)
+
+
+def peer_relay_exec_argv(prefix: str, argv: list[str]) -> list[str]:
+    """argv that runs ``argv`` on the lab's peer relay host, with its tailscaled at the default
+    path."""
+    return ["ip", "netns", "exec", f"{prefix}-pr",
+            *mount_argv(robot_binds(prefix, PEER_RELAY_NAME), argv)]
+
+
+def start_peer_relay(state: LabState, start_detached: Any, join: bool = True) -> int:
+    """The relay host's tailscaled; joined with the relay's bundle and ``--relay-server-port``
+    (a restart keeps its state and its relay port: it logs back in by itself)."""
+    bundle = JoinBundle.of(state.prefix, state.server_url, f"relay-{PEER_RELAY_NAME}")
+    pid = start_tailscaled(state.prefix, PEER_RELAY_NAME, f"{state.prefix}-pr", bundle.ca_file,
+                           start_detached)
+    if join:
+        joined = subprocess.run(peer_relay_exec_argv(state.prefix, join_argv(
+            bundle, PEER_RELAY_NAME, f"{ROBOT_MOUNTS['lib']}/overlay.json",
+            "--relay-server-port", str(PEER_RELAY_PORT))), capture_output=True, text=True,
+            env=_python_env(), timeout=120)
+        if joined.returncode != 0:
+            raise LabError(f"the peer relay could not join: {joined.stderr.strip()[-400:]}")
+    return pid
 
 
 def tailscale_ips(prefix: str, robot: str) -> list[str]:

@@ -39,6 +39,12 @@ TAILSCALED_PORT = 41641
 SERVER_SUBNET = "198.19.0.0/24"
 SERVER_ROUTER_IP = "198.19.0.1"
 SERVER_IP = "198.19.0.2"
+#: ``--peer-relay``: a relay host in the campus DMZ, namespace ``P-pr``; robots reach it on one
+#: UDP port only (``tailscale set --relay-server-port``)
+PEER_RELAY_NAME = "dmz"
+PEER_RELAY_PORT = 40641
+PEER_RELAY_ROUTER_IP = "198.19.1.1"
+PEER_RELAY_IP = "198.19.1.2"
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 
 
@@ -82,10 +88,20 @@ class LabPlan:
     underlay_tests: bool = False
     overlay: str = "wireguard"
     campus: str = "restrictive"
+    #: tailscale overlay: a peer relay host the campus lets robots reach on one UDP port
+    peer_relay: bool = False
 
     @property
     def server_namespace(self) -> str:
         return f"{self.prefix}-srv"
+
+    @property
+    def peer_relay_namespace(self) -> str:
+        return f"{self.prefix}-pr"
+
+    @property
+    def peer_relay_veth(self) -> str:
+        return f"{self.prefix}-vp"
 
     @property
     def server_veth(self) -> str:
@@ -117,7 +133,8 @@ class LabPlan:
 
     def namespaces(self) -> list[str]:
         server = [self.server_namespace] if self.overlay == "tailscale" else []
-        return [self.router_namespace, *server] + [r.namespace for r in self.robots]
+        relay = [self.peer_relay_namespace] if self.peer_relay else []
+        return [self.router_namespace, *server, *relay] + [r.namespace for r in self.robots]
 
 
 def validate_prefix(prefix: str) -> str:
@@ -131,13 +148,15 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
              impairments: dict[str, Impairment] | None = None,
              relays: dict[frozenset[str], float] | None = None,
              underlay_tests: bool = False, overlay: str = "wireguard",
-             campus: str = "restrictive") -> LabPlan:
+             campus: str = "restrictive", peer_relay: bool = False) -> LabPlan:
     """Compute every name, address and relay route of a lab of ``robot_count`` robots."""
     validate_prefix(prefix)
     if overlay not in OVERLAYS:
         raise InputError(f"overlay {overlay!r} is not one of {', '.join(OVERLAYS)}")
     if campus not in CAMPUS_MODES:
         raise InputError(f"campus {campus!r} is not one of {', '.join(CAMPUS_MODES)}")
+    if peer_relay and overlay != "tailscale":
+        raise InputError("--peer-relay needs --overlay tailscale (peer relays are Tailscale's)")
     if not 2 <= robot_count <= MAX_ROBOTS:
         raise InputError(f"robot count {robot_count} is out of range (expected 2..{MAX_ROBOTS})")
     impairments = dict(impairments or {})
@@ -173,7 +192,8 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
             routes.append(RelayRoute(port=RELAY_BASE_PORT + len(routes), robot_a=a.name,
                                      robot_b=b.name, delay_ms=delay))
     return LabPlan(prefix=prefix, robots=robots, relay_routes=tuple(routes),
-                   underlay_tests=underlay_tests, overlay=overlay, campus=campus)
+                   underlay_tests=underlay_tests, overlay=overlay, campus=campus,
+                   peer_relay=peer_relay)
 
 
 def _loss_rules(robots: tuple[RobotPlan, ...]) -> list[str]:
@@ -217,8 +237,9 @@ def campus_ruleset(plan: LabPlan, campus: str) -> str:
     Always: robots reach the server's HTTPS port (control plane and DERP, TCP) and its STUN port
     (UDP), and nothing else of it. ``open``: UDP between robots passes too, so tailscaled finds
     direct paths. ``restrictive`` (the seed study's campus): nothing passes between robots, so
-    every pair is DERP-relayed. Rules match addresses and ports both ways, without connection
-    tracking, so a switch takes effect on flows that already exist.
+    every pair is DERP-relayed. With a peer relay, robots reach the relay host on its UDP port
+    only, and the relay reaches the server like a robot. Rules match addresses and ports both
+    ways, without connection tracking, so a switch takes effect on flows that already exist.
     """
     if campus not in CAMPUS_MODES:
         raise InputError(f"campus {campus!r} is not one of {', '.join(CAMPUS_MODES)}")
@@ -226,6 +247,10 @@ def campus_ruleset(plan: LabPlan, campus: str) -> str:
     open_rules = (f"    ip saddr {robots} ip daddr {robots} meta l4proto udp accept\n"
                   if campus == "open" else "")
     loss = "\n".join(f"    {rule}" for rule in _loss_rules(plan.robots))
+    members = f"{{ {robots}, {PEER_RELAY_IP} }}" if plan.peer_relay else robots
+    relay = (f"    ip saddr {robots} ip daddr {PEER_RELAY_IP} udp dport {PEER_RELAY_PORT} accept\n"
+             f"    ip saddr {PEER_RELAY_IP} udp sport {PEER_RELAY_PORT} ip daddr {robots} accept\n"
+             if plan.peer_relay else "")
     return f"""table inet overlay_lab
 delete table inet overlay_lab
 table inet overlay_lab {{
@@ -237,11 +262,11 @@ table inet overlay_lab {{
   chain forward {{
     type filter hook forward priority filter; policy drop;
     jump underlay_loss
-    ip saddr {robots} ip daddr {SERVER_IP} tcp dport 443 accept
-    ip saddr {SERVER_IP} tcp sport 443 ip daddr {robots} accept
-    ip saddr {robots} ip daddr {SERVER_IP} udp dport 3478 accept
-    ip saddr {SERVER_IP} udp sport 3478 ip daddr {robots} accept
-    jump campus
+    ip saddr {members} ip daddr {SERVER_IP} tcp dport 443 accept
+    ip saddr {SERVER_IP} tcp sport 443 ip daddr {members} accept
+    ip saddr {members} ip daddr {SERVER_IP} udp dport 3478 accept
+    ip saddr {SERVER_IP} udp sport 3478 ip daddr {members} accept
+{relay}    jump campus
 {_underlay_test_rules(plan, stateless=True)}  }}
   chain input {{
     type filter hook input priority filter; policy drop;

@@ -94,8 +94,7 @@ def apply_inventory(inv: Inventory, client: HeadscaleClient, policy_text: str, b
     # the policy before the keys: a tagged key needs its tag's owner in the policy
     _ensure_policy(inv, client, policy_text, report)
     keys = {k.id: k for k in client.list_preauth_keys()}
-    teams = list(inv.teams) + ([inv.monitoring] if inv.monitoring is not None else [])
-    for team in teams:
+    for team in inv.enrolled:
         _ensure_team_key(inv, client, team, users[inv.key_owner].id, keys, bundles, now, report)
     return report
 

@@ -121,7 +121,7 @@ def _generate(inv: Inventory, out: Path, rotate: bool, root: str = "") -> None:
                             json.dumps(prometheus.robot_targets(inv), indent=2) + "\n"))
     ca = ensure_ca(out / "tls", inv.fqdn, rotate)
     cert = ensure_server_cert(out / "tls", ca, inv.fqdn, inv.addresses, rotate)
-    for team in list(inv.teams) + ([inv.monitoring] if inv.monitoring else []):
+    for team in inv.enrolled:
         bundle = out / "bundles" / team.name
         lines.append(_write(bundle / "ca.crt", ca.path.read_bytes()))
         lines.append(_write(bundle / "README.md", bundle_readme(inv, team)))

@@ -102,6 +102,15 @@ SCHEMA: dict[str, Any] = {
                 "rtt_alert_ms": {"type": "number", "exclusiveMinimum": 0},
             },
         },
+        "relays": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["name", "port"],
+            "properties": {
+                "name": _HOST,
+                "port": {"type": "integer", "minimum": 1024, "maximum": 65535,
+                         "x-expected": "a UDP port from 1024 to 65535"},
+                "teams": {"type": "array", "items": {"type": "string"}},
+                "people": {"type": "array", "items": {"type": "string"}},
+            }}},
         "keys": {
             "type": "object", "additionalProperties": False,
             "properties": {"owner": _HOST, "reusable": {"type": "boolean"},
@@ -133,6 +142,26 @@ class Person:
     def user(self) -> str:
         """The policy's name for this Headscale user (policy v2: ``name@``)."""
         return f"{self.name}@"
+
+
+@dataclass(frozen=True)
+class Relay:
+    """A peer relay: a member that relays WireGuard UDP on ``port`` for the teams and people it
+    serves (Tailscale >= 1.86, ``tailscale set --relay-server-port``)."""
+
+    name: str
+    port: int
+    teams: tuple[str, ...]
+    people: tuple[str, ...]
+
+    @property
+    def identity(self) -> Team:
+        """The relay's enrolment identity: a pseudo-team with its own tag and key."""
+        return Team(f"relay-{self.name}", (self.name,), 0, "fastdds-peers")
+
+    @property
+    def tag(self) -> str:
+        return self.identity.tag
 
 
 @dataclass(frozen=True)
@@ -174,6 +203,17 @@ class Inventory:
     derp_alert_after: str = "10m"
     offline_alert_after: str = "2m"
     rtt_alert_ms: float = 500.0
+    relays: tuple[Relay, ...] = ()
+
+    @property
+    def enrolled(self) -> tuple[Team, ...]:
+        """Every identity that gets a bundle and a key: the teams, the monitoring host, relays."""
+        monitor = (self.monitoring,) if self.monitoring is not None else ()
+        return self.teams + monitor + tuple(r.identity for r in self.relays)
+
+    def relays_for(self, team: str) -> tuple[Relay, ...]:
+        """The peer relays that serve ``team``."""
+        return tuple(r for r in self.relays if team in r.teams)
 
     @property
     def monitoring(self) -> Team | None:
@@ -283,6 +323,38 @@ def _semantic_errors(raw: dict[str, Any]) -> list[str]:
                               f"{', '.join(str(t) for t in team_names)})")
         if person.get("name") in seen_robots:
             errors.append(f"people[{i}].name: {person.get('name')!r} is also a robot's name")
+    errors += _relay_errors(raw, team_names, seen_robots)
+    return errors
+
+
+def _relay_errors(raw: dict[str, Any], team_names: list[str],
+                  robots: dict[str, str]) -> list[str]:
+    errors: list[str] = []
+    people = [p.get("name") for p in raw.get("people") or [] if isinstance(p, dict)]
+    names: list[str] = []
+    for i, relay in enumerate(raw.get("relays") or []):
+        if not isinstance(relay, dict):
+            continue
+        name = relay.get("name")
+        if name in names:
+            errors.append(f"relays[{i}].name: relay {name!r} is defined twice")
+        names.append(name)
+        if name in people:
+            errors.append(f"relays[{i}].name: {name!r} is also a person's name")
+        teams, served_people = relay.get("teams") or [], relay.get("people") or []
+        if not teams and not served_people:
+            errors.append(f"relays[{i}]: relay {name!r} serves nobody (expected teams or "
+                          "people it relays for)")
+        for j, team in enumerate(teams):
+            if team not in team_names:
+                errors.append(f"relays[{i}].teams[{j}]: no team {team!r} (teams: "
+                              f"{', '.join(str(t) for t in team_names)})")
+        for j, person in enumerate(served_people):
+            if person not in people:
+                errors.append(f"relays[{i}].people[{j}]: no person {person!r} in people")
+        if name in robots:
+            errors.append(f"relays[{i}].name: {name!r} is also a robot of team "
+                          f"{robots[name]!r} (a relay joins as its own member, with its own key)")
     return errors
 
 
@@ -333,7 +405,9 @@ def parse_inventory(raw: Any, source: str = "inventory") -> Inventory:
         robot_metrics_port=monitoring.get("metrics_port", 9101),
         derp_alert_after=monitoring.get("derp_alert_after", "10m"),
         offline_alert_after=monitoring.get("offline_alert_after", "2m"),
-        rtt_alert_ms=float(monitoring.get("rtt_alert_ms", 500.0)))
+        rtt_alert_ms=float(monitoring.get("rtt_alert_ms", 500.0)),
+        relays=tuple(Relay(r["name"], r["port"], tuple(r.get("teams") or ()),
+                           tuple(r.get("people") or ())) for r in raw.get("relays") or ()))
 
 
 def load_inventory(path: str | Path) -> Inventory:

@@ -5,7 +5,10 @@ robot *is* its tag; a person is a Headscale user written ``alice@``.
 Rules:
 - robots of a team reach the robots of their team, and nothing else;
 - a person reaches the robots of each team listed for them, and those robots reach the person
-  back: DDS discovery and data start from both sides, so one-way rules would break ROS.
+  back: DDS discovery and data start from both sides, so one-way rules would break ROS;
+- a peer relay (``relays`` in the inventory) gets a grant with the app capability
+  ``tailscale.com/cap/relay`` from the teams and people it serves: it may relay their WireGuard
+  UDP, and gives nobody IP access to anything.
 The ``tests`` block states the intended allow and deny pairs. It is *not* part of the policy the
 server gets: headscale 0.29.2 runs the tests against the nodes that exist, and rejects the whole
 policy while a tag has no node yet ("source tag:x resolved to no IP addresses"), which is always
@@ -20,8 +23,10 @@ from typing import Any
 
 from overlay_monitor.errors import InputError
 
-from .inventory import Inventory
+from .inventory import Inventory, Relay
 
+#: the peer-relay capability (Tailscale >= 1.86, headscale >= 0.29)
+RELAY_CAPABILITY = "tailscale.com/cap/relay"
 #: ports the ``tests`` entries probe: DDS discovery (7400) and a DDS user port (7411)
 PROBE_PORTS = (7400, 7411)
 
@@ -36,10 +41,8 @@ def build_policy(inv: Inventory) -> dict[str, Any]:
         members = [p.user for p in inv.people if team.name in p.teams]
         if members:
             groups[_people_group(team.name)] = members
-    tag_owners = {team.tag: [f"{inv.key_owner}@"] for team in inv.teams}
+    tag_owners = {identity.tag: [f"{inv.key_owner}@"] for identity in inv.enrolled}
     monitor = inv.monitoring
-    if monitor is not None:
-        tag_owners[monitor.tag] = [f"{inv.key_owner}@"]
     acls: list[dict[str, Any]] = []
     for team in inv.teams:
         acls.append({"action": "accept", "src": [team.tag], "dst": [f"{team.tag}:*"]})
@@ -74,8 +77,18 @@ def build_policy(inv: Inventory) -> dict[str, Any]:
     # whole policy file at start-up.
     node_attrs = [{"target": ["autogroup:member", "autogroup:tagged"],
                    "attr": ["disable-captive-portal-detection"]}]
-    return {"groups": groups, "tagOwners": tag_owners, "acls": acls, "nodeAttrs": node_attrs,
-            "tests": tests}
+    policy = {"groups": groups, "tagOwners": tag_owners, "acls": acls, "nodeAttrs": node_attrs,
+              "tests": tests}
+    if inv.relays:
+        policy["grants"] = [relay_grant(inv, relay) for relay in inv.relays]
+    return policy
+
+
+def relay_grant(inv: Inventory, relay: Relay) -> dict[str, Any]:
+    """The grant that lets ``relay`` relay for the teams and people it serves."""
+    sources = [inv.team(name).tag for name in relay.teams]
+    sources += [f"{name}@" for name in relay.people]
+    return {"src": sources, "dst": [relay.tag], "app": {RELAY_CAPABILITY: [{}]}}
 
 
 def render_policy(policy: dict[str, Any]) -> str:

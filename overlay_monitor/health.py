@@ -3,7 +3,8 @@
 Levels are diagnostic_msgs/DiagnosticStatus's: OK 0, WARN 1, ERROR 2, STALE 3.
 - OK: direct (or idle) with a fresh RTT under the warning threshold; client Running.
 - WARN: relayed (DERP or peer relay), RTT above the warning threshold; client Starting, or
-  Running with health warnings.
+  Running with health warnings. A peer on DERP while a peer relay is configured for this node
+  says "relay configured but not used", with the reason when one is known.
 - ERROR: peer offline, RTT above the error threshold, expired node key; client NeedsLogin,
   NeedsMachineAuth, Stopped, NoState.
 - STALE: the backend could not be read (every status, with the reason).
@@ -43,11 +44,37 @@ class Check:
     values: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
+#: the tag prefix of peer relays (``overlay-server generate`` tags relay R ``tag:relay-R``)
+RELAY_TAG_PREFIX = "tag:relay-"
+
+#: a configured peer relay seen in the netmap: (hostname, online)
+RelaySeen = tuple[str, bool]
+
+
+def configured_relays(snapshot: OverlaySnapshot) -> tuple[RelaySeen, ...]:
+    """The peer relays in this node's netmap. The policy shows a relay to the members it
+    serves only (its grant gives no IP access), so a relay in the netmap is one configured for
+    this node."""
+    return tuple((p.hostname, p.online) for p in snapshot.peers
+                 if any(t.startswith(RELAY_TAG_PREFIX) for t in p.tags))
+
+
+def _relay_unused(relays: tuple[RelaySeen, ...]) -> str:
+    online = [name for name, up in relays if up]
+    if not online:
+        reason = f"relay {', '.join(name for name, _ in relays)} offline"
+    else:
+        reason = (f"{', '.join(online)} online: its UDP port is probably not reachable from "
+                  "here or from the peer")
+    return f"relay configured but not used ({reason})"
+
+
 def _fmt_ms(value: float) -> str:
     return "unknown" if math.isnan(value) else f"{value:.1f}"
 
 
-def peer_check(peer: Peer, thresholds: HealthThresholds) -> Check:
+def peer_check(peer: Peer, thresholds: HealthThresholds,
+               relays: tuple[RelaySeen, ...] = ()) -> Check:
     state = peer.state
     if peer.expired:
         level, message = ERROR, "node key expired: the peer must re-authenticate"
@@ -57,6 +84,8 @@ def peer_check(peer: Peer, thresholds: HealthThresholds) -> Check:
         level, message = ERROR, f"RTT {peer.rtt_ms:.0f} ms above {thresholds.rtt_error_ms:g} ms"
     elif state is LinkState.DERP:
         level, message = WARN, f"relayed through DERP region {peer.derp_region or 'unknown'}"
+        if relays and peer.hostname not in {name for name, _ in relays}:
+            message += f"; {_relay_unused(relays)}"
     elif state is LinkState.PEER_RELAY:
         level, message = WARN, f"relayed through peer relay {peer.endpoint or 'unknown'}"
     elif not math.isnan(peer.rtt_ms) and peer.rtt_ms > thresholds.rtt_warn_ms:
@@ -115,7 +144,8 @@ def client_check(snapshot: OverlaySnapshot) -> Check:
 
 
 def snapshot_checks(snapshot: OverlaySnapshot, thresholds: HealthThresholds) -> list[Check]:
-    return [client_check(snapshot)] + [peer_check(p, thresholds) for p in snapshot.peers]
+    relays = configured_relays(snapshot)
+    return [client_check(snapshot)] + [peer_check(p, thresholds, relays) for p in snapshot.peers]
 
 
 class CheckCache:
@@ -128,9 +158,10 @@ class CheckCache:
     def checks(self, snapshot: OverlaySnapshot, thresholds: HealthThresholds) -> list[Check]:
         current: dict[tuple[object, ...], Check] = {}
         result = [client_check(snapshot)]
+        relays = configured_relays(snapshot)
         for peer in snapshot.peers:
-            key = (thresholds, *peer_fingerprint(peer))
-            check = self._previous.get(key) or peer_check(peer, thresholds)
+            key = (thresholds, relays, *peer_fingerprint(peer))
+            check = self._previous.get(key) or peer_check(peer, thresholds, relays)
             current[key] = check
             result.append(check)
         self._previous = current

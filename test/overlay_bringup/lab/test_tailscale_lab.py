@@ -5,7 +5,6 @@ overlay-join, the campus switched between restrictive and open under a running m
 Every pair's state as the monitor reads it is compared with what tailscale itself says
 (`tailscale status --json`, `tailscale ping`)."""
 import json
-import os
 import random
 import re
 import subprocess
@@ -13,6 +12,7 @@ import sys
 import time
 
 import pytest
+from lab_probes import keep_talking, monitor_and_probe, monitor_view, run_in, tailscale_view
 
 from overlay_bringup.lab.runner import (
     lab_down,
@@ -38,34 +38,6 @@ def ts_lab():
     lab_down(PREFIX)
 
 
-def _in(state, robot, argv, timeout=60):
-    return subprocess.run(robot_exec_argv(state, robot, argv), capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def _tailscale_view(state, robot):
-    """{peer hostname: (state as the tailscale CLI would print it, CurAddr, Relay)}."""
-    raw = json.loads(_in(state, robot, ["tailscale", "status", "--json"]).stdout)
-    view = {}
-    for peer in (raw.get("Peer") or {}).values():
-        if not peer["Active"]:
-            kind = "idle" if peer["Online"] else "offline"
-        elif peer["CurAddr"]:
-            kind = "direct"
-        elif peer.get("PeerRelay"):
-            kind = "peer-relay"
-        else:
-            kind = "derp"
-        view[peer["HostName"]] = (kind, peer["CurAddr"], peer["Relay"])
-    return view
-
-
-def _monitor_view(state, robot):
-    result = _in(state, robot, [*overlay_cli("overlay-status"), "--json"])
-    assert result.returncode == 0, result.stderr
-    return {p["hostname"]: p for p in json.loads(result.stdout)["peers"]}
-
-
 def _ping_paths(state, source, until_direct):
     """`tailscale ping` from ``source`` to every other robot: {peer: 'via …' text}."""
     paths = {}
@@ -75,7 +47,7 @@ def _ping_paths(state, source, until_direct):
         argv = ["tailscale", "ping", "-c", "15" if until_direct else "2"]
         if not until_direct:
             argv.append("--until-direct=false")
-        out = _in(state, source, [*argv, robot.tailscale_ips[0]]).stdout
+        out = run_in(state, source, [*argv, robot.tailscale_ips[0]]).stdout
         vias = re.findall(r"via (\S+)", out)
         paths[robot.name] = vias[-1] if vias else out.strip()
     return paths
@@ -93,7 +65,7 @@ def test_lab_joined_every_robot_with_overlay_join_through_the_real_server(ts_lab
                             "unreachable"], capture_output=True, text=True).stdout
     assert "100.64.0.0/10" in route and "metric 4000" in route
     # nothing calls home: the policy's nodeAttrs turn captive-portal probes off, auto-update off
-    caps = json.loads(_in(state, "r1", ["tailscale", "status", "--json"]).stdout)["Self"]["CapMap"]
+    caps = json.loads(run_in(state, "r1", ["tailscale", "status", "--json"]).stdout)["Self"]["CapMap"]
     assert "disable-captive-portal-detection" in caps and caps.get("default-auto-update") == [False]
 
 
@@ -102,7 +74,7 @@ def test_restrictive_campus_every_pair_is_derp_as_tailscale_says(ts_lab):
     for robot in state.robots:
         paths = _ping_paths(state, robot.name, until_direct=False)
         assert set(paths.values()) == {"DERP(campus)"}, paths
-        truth, seen = _tailscale_view(state, robot.name), _monitor_view(state, robot.name)
+        truth, seen = tailscale_view(state, robot.name), monitor_view(state, robot.name)
         for peer, (kind, _, relay) in truth.items():
             assert kind == "derp" and relay == "campus", (robot.name, peer, truth)
             assert seen[peer]["state"] == "derp" and seen[peer]["derp_region"] == "campus"
@@ -118,7 +90,7 @@ def test_open_campus_every_pair_goes_direct_as_tailscale_says(ts_lab):
         for robot in state.robots:
             paths = _ping_paths(state, robot.name, until_direct=True)
             assert all(re.match(r"198\.18\.\d+\.2:41641", p) for p in paths.values()), paths
-            truth, seen = _tailscale_view(state, robot.name), _monitor_view(state, robot.name)
+            truth, seen = tailscale_view(state, robot.name), monitor_view(state, robot.name)
             for peer, (kind, cur_addr, _) in truth.items():
                 assert kind == "direct", (robot.name, peer, truth)
                 assert seen[peer]["state"] == "direct" and seen[peer]["endpoint"] == cur_addr
@@ -127,93 +99,16 @@ def test_open_campus_every_pair_goes_direct_as_tailscale_says(ts_lab):
         switch_campus(PREFIX, "restrictive")
 
 
-SUBSCRIBER = """
-import json, sys, time
-import rclpy
-from rclpy.qos import DurabilityPolicy, QoSProfile
-from overlay_msgs.msg import LinkEvent, OverlayStatus
-from diagnostic_msgs.msg import DiagnosticArray
-NAMES = {1: "direct", 2: "derp", 3: "peer-relay", 4: "idle", 5: "offline", 0: "unknown"}
-rclpy.init()
-node = rclpy.create_node("lab_probe")
-def status(msg):
-    print(json.dumps({"t": time.time(), "status": {p.hostname: NAMES[p.state] for p in msg.peers},
-                      "reachable": msg.backend_reachable}), flush=True)
-def event(msg):
-    print(json.dumps({"t": time.time(), "event": [msg.kind, msg.peer, msg.old_state,
-                                                   msg.new_state]}), flush=True)
-def diag(msg):
-    print(json.dumps({"t": time.time(), "diag": {s.name: int.from_bytes(s.level, "little")
-                                                  if isinstance(s.level, bytes) else int(s.level)
-                                                  for s in msg.status}}), flush=True)
-latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-node.create_subscription(OverlayStatus, "/overlay_monitor/status", status, latched)
-node.create_subscription(LinkEvent, "/overlay_monitor/events", event, 50)
-node.create_subscription(DiagnosticArray, "/diagnostics", diag, 10)
-end = time.monotonic() + float(sys.argv[1])
-try:
-    while time.monotonic() < end:
-        rclpy.spin_once(node, timeout_sec=0.1)
-except Exception:  # stopped by the test (SIGTERM): nothing to report
-    pass
-"""
-
-
-class Lines:
-    """JSON lines of a process, read with a deadline."""
-
-    def __init__(self, proc):
-        self.proc = proc
-        self.seen = []
-
-    def until(self, predicate, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            self.seen.append(record)
-            if predicate(record):
-                return record
-        raise AssertionError(f"not seen within {timeout} s; last: {self.seen[-3:]}")
-
-
 @pytest.fixture
 def monitored(ts_lab):
     """The monitor node in r1 (poll 0.5 s) and a subscriber to its topics, in r1 too."""
-    state = ts_lab.state
-    env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(120, 200)),
-               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-    monitor = subprocess.Popen(robot_exec_argv(state, "r1", [
-        sys.executable, "-m", "overlay_monitor.nodes.monitor_node", "--ros-args", "-p",
-        "poll_period_s:=0.5", "-p", "ping_period_s:=2.0"]), env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    probe = subprocess.Popen(robot_exec_argv(state, "r1", [sys.executable, "-c", SUBSCRIBER,
-                                                            "150"]),
-                             env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
-    yield state, Lines(probe)
-    for proc in (probe, monitor):
-        proc.send_signal(2)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _keep_talking(state, seconds):
-    """Traffic r1 -> r2 and r1 -> r3 (a path is only known while there is traffic)."""
-    return [subprocess.Popen(robot_exec_argv(state, "r1", [
-        "ping", "-q", "-i", "0.2", "-w", str(seconds), r.tailscale_ips[0]]),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for r in state.robots[1:]]
+    with monitor_and_probe(ts_lab.state, "r1") as probe:
+        yield ts_lab.state, probe
 
 
 def test_campus_switch_shows_on_status_and_events(monitored):
     state, lines = monitored
-    pingers = _keep_talking(state, 90)
+    pingers = keep_talking(state, 90)
     try:
         switch_campus(PREFIX, "restrictive")
         lines.until(lambda r: r.get("status", {}).get("r2") == "derp", 40)
@@ -356,7 +251,7 @@ def test_stopping_tailscaled_under_a_talker_leaks_nothing_in_clear_text(ts_lab, 
 
 def test_server_serves_health_and_only_the_inventory_derp_region(ts_lab):
     state = ts_lab.state
-    derp_map = json.loads(_in(state, "r1", ["tailscale", "debug", "derp-map"]).stdout)
+    derp_map = json.loads(run_in(state, "r1", ["tailscale", "debug", "derp-map"]).stdout)
     regions = derp_map["Regions"]
     assert list(regions) == ["999"], regions   # no public DERP region at all
     region = regions["999"]

@@ -1,0 +1,93 @@
+"""Peer relays on the real components: a restrictive campus (robots cannot reach each other)
+with a relay host that robots reach on one UDP port. Every pair goes through the relay, as
+`tailscale ping`, `tailscale status --json` and the monitor all say; with the relay down the
+monitor shows DERP, an event and the "relay configured but not used" warning; with it back,
+peer-relay again."""
+import re
+import time
+
+import pytest
+from lab_probes import keep_talking, monitor_and_probe, monitor_view, run_in, tailscale_view
+
+from overlay_bringup.lab.runner import lab_down, lab_up, set_peer_relay
+from overlay_bringup.lab.topology import PEER_RELAY_IP, PEER_RELAY_PORT, plan_lab
+from overlay_testing import lab_prefix, real_components_preconditions
+
+pytestmark = [pytest.mark.lab, pytest.mark.real]
+PREFIX = lab_prefix("opr")
+RELAY_ENDPOINT = re.compile(rf"^{re.escape(PEER_RELAY_IP)}:{PEER_RELAY_PORT}:vni:\d+$")
+
+
+@pytest.fixture(scope="module")
+def relay_lab():
+    real_components_preconditions()
+    result = lab_up(plan_lab(3, PREFIX, overlay="tailscale", campus="restrictive",
+                             peer_relay=True))
+    yield result.state
+    lab_down(PREFIX)
+
+
+def _ping_until_peer_relay(state, source, target_ip, timeout_s=60.0):
+    """`tailscale ping` until it answers via the peer relay; the last 'via' and the seconds."""
+    start = time.monotonic()
+    via = ""
+    while time.monotonic() - start < timeout_s:
+        out = run_in(state, source, ["tailscale", "ping", "-c", "1", "--until-direct=false",
+                                     "--timeout", "2s", target_ip]).stdout
+        vias = re.findall(r"via (\S+)", out)
+        via = vias[-1] if vias else out.strip()
+        if via.startswith("peer-relay("):
+            return via, time.monotonic() - start
+        time.sleep(1.0)
+    return via, time.monotonic() - start
+
+
+def test_every_pair_goes_through_the_peer_relay_as_tailscale_and_the_monitor_say(relay_lab):
+    state = relay_lab
+    times = []
+    for robot in state.robots:
+        for other in state.robots:
+            if other is robot:
+                continue
+            via, seconds = _ping_until_peer_relay(state, robot.name, other.tailscale_ips[0])
+            times.append(seconds)
+            assert via.startswith("peer-relay("), (robot.name, other.name, via)
+            endpoint = via[len("peer-relay("):-1]
+            assert RELAY_ENDPOINT.match(endpoint), endpoint
+            kind, cur_addr, _ = tailscale_view(state, robot.name)[other.name]
+            assert (kind, cur_addr) == ("peer-relay", ""), (robot.name, other.name, kind)
+            seen = monitor_view(state, robot.name)[other.name]
+            assert (seen["state"], seen["endpoint"]) == ("peer-relay", endpoint)
+    print(f"first 'via peer-relay' per pair: max {max(times):.1f} s over {len(times)} pairs")
+
+
+def _r2_warning(record, text):
+    return any(name.endswith("peer r2") and text in message
+               for name, message in record.get("diag_text", {}).items())
+
+
+def test_relay_down_is_derp_with_an_event_and_a_warning_then_peer_relay_again(relay_lab):
+    state = relay_lab
+    r2 = state.robot("r2")
+    pingers = keep_talking(state, 150)
+    try:
+        with monitor_and_probe(state, "r1", seconds=170) as lines:
+            _ping_until_peer_relay(state, "r1", r2.tailscale_ips[0])
+            lines.until(lambda r: r.get("status", {}).get("r2") == "peer-relay", 30)
+            start = time.monotonic()
+            set_peer_relay(PREFIX, up=False)
+            lines.until(lambda r: r.get("event", [None])[1:] == ["r2", "peer-relay", "derp"], 30)
+            to_derp = time.monotonic() - start
+            lines.until(lambda r: _r2_warning(r, "relay configured but not used"), 15)
+            # the reason follows what the server knows: dmz offline once headscale says so
+            lines.until(lambda r: _r2_warning(r, "relay dmz offline"), 60)
+            start = time.monotonic()
+            set_peer_relay(PREFIX, up=True)
+            lines.until(lambda r: r.get("event", [None])[1:] == ["r2", "derp", "peer-relay"], 120)
+            back = time.monotonic() - start
+    finally:
+        set_peer_relay(PREFIX, up=True)
+        for proc in pingers:
+            proc.kill()
+    print(f"relay down -> monitor derp event {to_derp:.2f} s; relay up -> peer-relay "
+          f"{back:.1f} s")

@@ -8,9 +8,11 @@ from overlay_monitor.health import (
     OK,
     STALE,
     WARN,
+    CheckCache,
     HealthThresholds,
     client_check,
     peer_check,
+    snapshot_checks,
     stale_checks,
 )
 from overlay_monitor.models import LinkState, OverlaySnapshot, Peer
@@ -75,3 +77,32 @@ def test_stale_checks_cover_client_and_known_peers():
 def test_thresholds_must_be_ordered():
     with pytest.raises(InputError, match="warn 500 ms and error 100 ms"):
         HealthThresholds(rtt_warn_ms=500, rtt_error_ms=100)
+
+
+def _relay(online):
+    return Peer(hostname="dmz", public_key="nodekey:9", state=LinkState.IDLE, online=online,
+                tags=["tag:relay-dmz"])
+
+
+@pytest.mark.parametrize("relay_online, reason", [
+    (False, "relay configured but not used (relay dmz offline)"),
+    (True, "relay configured but not used (dmz online: its UDP port is probably not reachable"),
+])
+def test_derp_while_a_peer_relay_is_configured_says_why(relay_online, reason):
+    snapshot = OverlaySnapshot(backend="tailscale", backend_state="Running", reachable=True,
+                               self_peer=None, peers=[
+                                   _peer(LinkState.DERP, 30.0, derp_region="campus"),
+                                   _relay(relay_online)])
+    client, robot2, relay = snapshot_checks(snapshot, LIMITS)
+    assert robot2.level == WARN and reason in robot2.message
+    assert robot2.message.startswith("relayed through DERP region campus; ")
+    assert "relay configured" not in relay.message
+    cached = CheckCache().checks(snapshot, LIMITS)
+    assert [c.message for c in cached] == [client.message, robot2.message, relay.message]
+
+
+def test_derp_without_a_relay_in_the_netmap_has_no_relay_warning():
+    snapshot = OverlaySnapshot(backend="tailscale", backend_state="Running", reachable=True,
+                               self_peer=None,
+                               peers=[_peer(LinkState.DERP, 30.0, derp_region="campus")])
+    assert snapshot_checks(snapshot, LIMITS)[1].message == "relayed through DERP region campus"

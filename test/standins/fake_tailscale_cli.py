@@ -32,6 +32,23 @@ def _flag(args: list[str], name: str) -> str | None:
     return None
 
 
+def _set(args: list[str]) -> int:
+    """``tailscale set --relay-server-port=N``: the port lands in the prefs (as RelayServerPort,
+    which 1.102.5's prefs carry); script field ``no_relay_flag`` imitates a CLI before 1.86."""
+    script_path = Path(os.environ["FAKE_TAILSCALED_SCRIPT"])
+    script = json.loads(script_path.read_text())
+    port = _flag(args, "--relay-server-port")
+    if port is None:
+        print(f"stand-in tailscale: unsupported set {args}", file=sys.stderr)
+        return 2
+    if script.get("no_relay_flag"):
+        print("flag provided but not defined: -relay-server-port", file=sys.stderr)
+        return 2
+    script.setdefault("prefs", {})["RelayServerPort"] = int(port)
+    write_script(script_path, script)
+    return 0
+
+
 def main() -> int:
     args = sys.argv[1:]
     with open(os.environ["FAKE_TAILSCALE_ARGV_LOG"], "a") as log:
@@ -42,6 +59,8 @@ def main() -> int:
     if "--socket" in args:
         i = args.index("--socket")
         args = args[:i] + args[i + 2:]
+    if args[:1] == ["set"]:
+        return _set(args[1:])
     if not args or args[0] != "up":
         print(f"stand-in tailscale: unsupported command {args[:1]}", file=sys.stderr)
         return 2

@@ -242,3 +242,26 @@ def test_install_ca_copies_into_the_trust_store_and_runs_the_updater(tmp_path, m
     installed = runner.install_ca(str(ca.path))
     assert installed == store / "overlay-bringup-fleet.crt"
     assert installed.read_bytes() == ca.path.read_bytes() and marker.exists()
+
+
+def test_join_as_peer_relay_sets_the_port_and_checks_it_took(world):
+    result = _join(world, "--relay-server-port", "40641")
+    assert result.returncode == 0, result.stderr
+    assert "serving as a peer relay on UDP port 40641" in result.stdout
+    up, relay = _argvs(world)
+    assert up[2] == "up" and relay[-2:] == ["set", "--relay-server-port=40641"]
+    assert json.loads((world["tmp"] / "overlay.json").read_text())["relay_server_port"] == 40641
+
+
+def test_join_as_peer_relay_on_a_tailscale_without_relays_is_named(world):
+    script = json.loads((world["tmp"] / "script.json").read_text())
+    world["daemon"].set(**{**script, "no_relay_flag": True})
+    result = _join(world, "--relay-server-port", "40641")
+    assert result.returncode != 0
+    assert "peer relays need Tailscale 1.86 or newer" in result.stderr
+
+
+def test_join_refuses_a_relay_port_out_of_range(world):
+    result = _join(world, "--relay-server-port", "80")
+    assert result.returncode != 0 and "relay server port 80 is out of range" in result.stderr
+    assert _argvs(world) == []

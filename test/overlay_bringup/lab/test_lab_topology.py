@@ -4,6 +4,8 @@ import pytest
 
 from overlay_bringup.lab.impairments import Impairment
 from overlay_bringup.lab.topology import (
+    PEER_RELAY_IP,
+    PEER_RELAY_PORT,
     WIREGUARD_PORT,
     plan_lab,
     relay_config,
@@ -85,3 +87,20 @@ def test_router_ruleset_drops_a_fraction_for_lossy_robots_and_opens_relay_ports(
     assert "ip daddr 198.18.2.0/24 numgen random mod 10000 < 150 drop" in text
     ports = ", ".join(str(r.port) for r in plan.relay_routes)
     assert f"udp dport {{ {ports} }} accept" in text
+
+
+def test_peer_relay_lab_lets_robots_reach_the_relay_port_only():
+    plan = plan_lab(3, "x", overlay="tailscale", campus="restrictive", peer_relay=True)
+    assert plan.namespaces()[:3] == ["x-rt", "x-srv", "x-pr"]
+    rules = router_ruleset(plan)
+    assert (f"ip saddr 198.18.0.0/16 ip daddr {PEER_RELAY_IP} udp dport {PEER_RELAY_PORT} accept"
+            in rules)
+    assert f"ip saddr {PEER_RELAY_IP} udp sport {PEER_RELAY_PORT} ip daddr 198.18.0.0/16" in rules
+    assert f"{{ 198.18.0.0/16, {PEER_RELAY_IP} }} ip daddr 198.19.0.2 tcp dport 443" in rules
+    assert "ip saddr 198.18.0.0/16 ip daddr 198.18.0.0/16" not in rules  # still no robot-robot
+    assert PEER_RELAY_IP not in router_ruleset(plan_lab(3, "x", overlay="tailscale"))
+
+
+def test_peer_relay_lab_needs_the_tailscale_overlay():
+    with pytest.raises(InputError, match="--peer-relay needs --overlay tailscale"):
+        plan_lab(3, "x", peer_relay=True)

@@ -27,6 +27,11 @@ def test_inventory_example_is_valid_and_complete():
     assert inv.team("team-b").tag == "tag:team-b" and inv.team("team-b").ros_domain_id == 20
     assert [p.user for p in inv.people] == ["alice@", "bruno@"]
     assert inv.extra_regions[0].code == "library" and inv.stun_port == 3478
+    (relay,) = inv.relays
+    assert (relay.name, relay.port, relay.teams, relay.people) == (
+        "dmz-relay", 40641, ("team-a", "team-b"), ("bruno",))
+    assert relay.tag == "tag:relay-dmz-relay" and inv.relays_for("team-b") == (relay,)
+    assert [t.name for t in inv.enrolled] == ["team-a", "team-b", "relay-dmz-relay"]
 
 
 @pytest.mark.parametrize("change, message", [
@@ -50,6 +55,14 @@ def test_inventory_example_is_valid_and_complete():
     (lambda r: r["teams"].append(copy.deepcopy(r["teams"][0]) | {"robots": ["x1"], "ros_domain_id": 30}), "teams[2].name: team 'team-a' is defined twice"),
     (lambda r: r["server"].update(addresses=["not-an-ip"]), "server.addresses[0]: 'not-an-ip' is not an IP address"),
     (lambda r: r["derp"]["extra_regions"].append(dict(r["derp"]["extra_regions"][0])), "region_id: 901 is used twice"),
+    (lambda r: r["relays"][0].update(port=80), "relays[0].port: 80 is not a UDP port from 1024 to 65535"),
+    (lambda r: r["relays"][0].update(port=65536), "relays[0].port: 65536 is not a UDP port from 1024 to 65535"),
+    (lambda r: r["relays"][0].update(teams=[], people=[]), "relays[0]: relay 'dmz-relay' serves nobody"),
+    (lambda r: r["relays"][0].pop("people") and r["relays"][0].pop("teams"), "relays[0]: relay 'dmz-relay' serves nobody"),
+    (lambda r: r["relays"][0]["teams"].append("team-z"), "relays[0].teams[2]: no team 'team-z'"),
+    (lambda r: r["relays"][0]["people"].append("zoe"), "relays[0].people[1]: no person 'zoe' in people"),
+    (lambda r: r["relays"][0].update(name="robot2"), "relays[0].name: 'robot2' is also a robot of team 'team-a'"),
+    (lambda r: r["relays"].append(dict(r["relays"][0])), "relays[1].name: relay 'dmz-relay' is defined twice"),
 ])
 def test_inventory_rejects_bad_fields_with_path_and_expectation(change, message):
     raw = _example()

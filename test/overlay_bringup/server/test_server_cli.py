@@ -68,20 +68,21 @@ def test_server_apply_converges_and_a_second_run_changes_nothing(tmp_path, heads
     assert first.returncode == 0, first.stderr
     assert "changed: created user fleet (id 1)" in first.stdout
     assert "changed: created user alice" in first.stdout and "changed: uploaded the policy" in first.stdout
-    assert first.stdout.count("changed: issued key") == 2
-    for team in ("team-a", "team-b"):
+    assert first.stdout.count("changed: issued key") == 3  # two teams and the peer relay
+    for team in ("team-a", "team-b", "relay-dmz-relay"):
         auth = out / "bundles" / team / "auth.key"
         assert stat.S_IMODE(os.stat(auth).st_mode) == 0o600
         secret = auth.read_text().strip()
         assert secret.startswith("hskey-auth-")
         assert secret not in first.stdout + first.stderr
     assert TEST_API_KEY not in first.stdout + first.stderr
-    assert [k["aclTags"] for k in headscale.keys] == [["tag:team-a"], ["tag:team-b"]]
+    assert [k["aclTags"] for k in headscale.keys] == [["tag:team-a"], ["tag:team-b"],
+                                                       ["tag:relay-dmz-relay"]]
     second = _run(*args)
     assert second.returncode == 0, second.stderr
     assert "changed:" not in second.stdout
     assert "nothing to change: the server matches the inventory" in second.stdout
-    assert len(headscale.keys) == 2 and len(headscale.users) == 3
+    assert len(headscale.keys) == 3 and len(headscale.users) == 3
 
 
 def test_server_apply_in_file_mode_says_what_to_do(tmp_path, headscale, headscale_tls):

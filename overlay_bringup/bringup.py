@@ -18,7 +18,13 @@ from .discovery import DiscoveryRequest, generate
 from .discovery.files import DEFAULT_DIR, environment, write_config
 from .discovery.live import peer_addresses, self_address
 from .join.plan import JoinRequest
-from .join.runner import default_result_path, ensure_guard_route, join, write_result
+from .join.runner import (
+    default_result_path,
+    ensure_guard_route,
+    ensure_relay_server,
+    join,
+    write_result,
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class BringupOptions:
     ros_distro: str = "jazzy"
     tailscale: str = "tailscale"
     guard_route: bool = True        # after joining, install the guard route (see join.plan)
+    relay_server_port: int = 0      # after joining, serve as a peer relay on this UDP port
 
 
 @dataclass
@@ -54,14 +61,22 @@ def bring_up(options: BringupOptions) -> BringupPlan:
         if not options.auth_key_file:
             raise InputError("login_server is set but auth_key_file is empty: give the "
                              "team's auth.key (from its enrolment bundle)")
-        result = join(JoinRequest(options.login_server, options.auth_key_file,
-                                  options.robot_name or socket.gethostname(), options.tags),
-                      options.socket_path, options.tailscale, options.ca_file or None)
+        request = JoinRequest(options.login_server, options.auth_key_file,
+                              options.robot_name or socket.gethostname(), options.tags,
+                              relay_server_port=options.relay_server_port)
+        result = join(request, options.socket_path, options.tailscale, options.ca_file or None)
         result.guard_route = guard_note = (ensure_guard_route() if options.guard_route
                                            else "guard route not asked (guard_route:=false)")
+        if options.relay_server_port:
+            result.relay_server_port = ensure_relay_server(options.relay_server_port,
+                                                           options.socket_path, options.tailscale)
+            guard_note += f"; serving as a peer relay on UDP port {options.relay_server_port}"
         write_result(result, default_result_path())
         snapshot = result.snapshot
         joined = "already joined" if result.action.value == "nothing" else "joined"
+    elif options.relay_server_port:
+        raise InputError("relay_server_port needs login_server (the relay joins with its own "
+                         "bundle)")
     else:
         backend = make_backend(options.backend, options.socket_path, options.interface)
         try:

@@ -11,6 +11,7 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from overlay_monitor.backends.base import DEFAULT_SOCKET
+from overlay_monitor.errors import InputError
 
 from .bringup import BringupOptions, bring_up, truthy
 from .discovery.modes import MODE_NAMES
@@ -37,6 +38,9 @@ ARGUMENTS: dict[str, tuple[str, str, list[str] | None]] = {
     "guard_route": ("true", "after joining, install 'unreachable 100.64.0.0/10 metric 4000' so "
                             "overlay traffic never leaves in clear text when tailscaled stops",
                     ["true", "false"]),
+    "relay_server_port": ("0", "after joining, serve as a peer relay on this UDP port "
+                               "(1024..65535; 0: not a relay). Only for a member enrolled with "
+                               "a relay's bundle (Tailscale >= 1.86)", None),
 }
 
 
@@ -58,6 +62,14 @@ def _arg(context: LaunchContext, name: str) -> str:
     return str(LaunchConfiguration(name).perform(context))
 
 
+def _port(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"relay_server_port {text!r} is not a number (expected a UDP port "
+                         "from 1024 to 65535, or 0)") from None
+
+
 def options_from(context: LaunchContext) -> BringupOptions:
     def get(name: str, default: str = "") -> str:
         value = context.launch_configurations.get(name)
@@ -72,6 +84,7 @@ def options_from(context: LaunchContext) -> BringupOptions:
         backend=get("backend", "tailscale"), socket_path=get("socket_path"),
         interface=get("interface", "tailscale0"), discovery_dir=get("discovery_dir"),
         guard_route=truthy(get("guard_route", "true")),
+        relay_server_port=_port(get("relay_server_port", "0")),
         ros_distro=os.environ.get("ROS_DISTRO", "jazzy"))
 
 

@@ -2,6 +2,7 @@
 joins the stand-in tailscaled (real unix socket) to the stand-in Headscale (real HTTPS). Checks
 that the monitor's topic appears and that the monitor runs with the generated discovery
 environment in effect."""
+import json
 import os
 import random
 import time
@@ -76,7 +77,7 @@ def robot_launch(stand_ins):
                           "ca_file": stand_ins["ca"], "socket_path": stand_ins["socket"],
                           "discovery_mode": "static-peers", "domain_id": DOMAIN,
                           "discovery_dir": str(stand_ins["tmp"] / "discovery"),
-                          "guard_route": "false"}.items())
+                          "guard_route": "false", "relay_server_port": "40641"}.items())
     return LaunchDescription([include, ReadyToTest()])
 
 
@@ -106,6 +107,8 @@ def test_robot_launch_joins_configures_discovery_and_starts_the_monitor(stand_in
     assert env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     assert env["ROS_DOMAIN_ID"] == DOMAIN
     assert (stand_ins["tmp"] / "discovery" / "env").exists()
+    argvs = [json.loads(line) for line in (stand_ins["tmp"] / "argv.log").read_text().splitlines()]
+    assert [a[-2:] for a in argvs if "set" in a] == [["set", "--relay-server-port=40641"]]
 
     import rclpy
     from overlay_msgs.msg import OverlayStatus

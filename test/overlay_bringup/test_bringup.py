@@ -43,3 +43,9 @@ def test_truthy():
     assert truthy("True") and not truthy("off")
     with pytest.raises(InputError, match="'maybe' is not true or false"):
         truthy("maybe")
+
+
+def test_bring_up_relay_port_without_joining_is_refused(daemon, tmp_path):
+    with pytest.raises(InputError, match="relay_server_port needs login_server"):
+        bring_up(BringupOptions(socket_path=daemon.socket_path, relay_server_port=40641,
+                                discovery_dir=str(tmp_path)))

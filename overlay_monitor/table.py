@@ -44,8 +44,11 @@ def age_text(then: datetime | None, now: datetime) -> str:
 
 
 def state_text(peer: Peer) -> str:
+    """The state with where it goes: ``derp (campus)``, ``peer-relay (198.19.1.2:40641)``."""
     if peer.state is LinkState.DERP and peer.derp_region:
         return f"derp ({peer.derp_region})"
+    if peer.state is LinkState.PEER_RELAY and peer.endpoint:
+        return f"peer-relay ({peer.endpoint.split(':vni:', 1)[0]})"
     return peer.state.value
 
 

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 from .models import LinkState, OverlaySnapshot
+from .table import state_text
 
 Colour = tuple[float, float, float, float]
 STATE_COLOURS: dict[LinkState, Colour] = {
@@ -56,8 +57,7 @@ def topology_markers(snapshot: OverlaySnapshot, radius: float = 3.0) -> list[Mar
     for index, name in enumerate(sorted(positions), start=1):
         peer, where = by_name[name], positions[name]
         colour = STALE_COLOUR if stale else STATE_COLOURS[peer.state]
-        state = peer.state.value + (f" ({peer.derp_region})" if peer.state is LinkState.DERP
-                                    and peer.derp_region else "")
+        state = state_text(peer)
         label = f"{name}\n{peer.overlay_ips[0] if peer.overlay_ips else ''}"
         rtt = "" if math.isnan(peer.rtt_ms) else f"{peer.rtt_ms:.1f} ms"
         middle = (where[0] / 2, where[1] / 2, 0.25)

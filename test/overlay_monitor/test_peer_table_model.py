@@ -47,3 +47,11 @@ def test_staleness_and_client_line():
     assert client_line(_snapshot()) == "robot1 100.64.0.1 — tailscale Running, 3 peer(s)"
     assert "waiting" in client_line(None)
     assert math.isnan(_snapshot().peers[1].rx_bytes_per_s)
+
+
+def test_peer_relay_row_names_the_relay_endpoint():
+    snapshot = OverlaySnapshot("tailscale", "Running", True, Peer(hostname="robot1"), [
+        Peer(hostname="robot2", state=LinkState.PEER_RELAY, endpoint="198.19.1.2:40641:vni:7")])
+    (row,) = rows(snapshot, NOW)
+    assert row.cells[2] == "peer-relay (198.19.1.2:40641)"
+    assert row.colour == STATE_COLOURS[LinkState.PEER_RELAY]

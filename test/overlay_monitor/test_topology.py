@@ -9,7 +9,9 @@ def _snapshot(reachable=True):
                   derp_region="campus", rtt_ms=31.25),
              Peer(hostname="robot2", overlay_ips=["100.64.0.2"], state=LinkState.DIRECT,
                   rtt_ms=1.5),
-             Peer(hostname="robot4", overlay_ips=["100.64.0.4"], state=LinkState.OFFLINE)]
+             Peer(hostname="robot4", overlay_ips=["100.64.0.4"], state=LinkState.OFFLINE),
+             Peer(hostname="robot5", overlay_ips=["100.64.0.5"], state=LinkState.PEER_RELAY,
+                  endpoint="198.19.1.2:40641:vni:1", rtt_ms=2.0)]
     return OverlaySnapshot("tailscale", "Running", reachable, Peer(hostname="robot1"), peers)
 
 
@@ -29,7 +31,8 @@ def test_markers_colour_links_by_state_and_label_rtt():
     assert links[1].colour == STATE_COLOURS[LinkState.DIRECT]
     assert links[2].colour == STATE_COLOURS[LinkState.DERP]
     assert links[3].colour == STATE_COLOURS[LinkState.OFFLINE]
-    assert rtts == {1: "direct 1.5 ms", 2: "derp (campus) 31.2 ms", 3: "offline"}
+    assert rtts == {1: "direct 1.5 ms", 2: "derp (campus) 31.2 ms", 3: "offline",
+                    4: "peer-relay (198.19.1.2:40641) 2.0 ms"}
     assert links[1].points[0] == (0.0, 0.0, 0.0)
     labels = [s.text for s in specs if s.namespace == "labels"]
     assert labels[0] == "robot1\nRunning" and "robot2\n100.64.0.2" in labels

@@ -15,7 +15,7 @@ from rich.table import Table
 from overlay_monitor.backends.wireguard import read_wireguard_snapshot
 from overlay_monitor.cli_support import run_cli
 from overlay_monitor.console import make_console
-from overlay_monitor.errors import OverlayError
+from overlay_monitor.errors import InputError, OverlayError
 from overlay_monitor.table import render_table
 
 from ..components import find_component
@@ -106,6 +106,21 @@ def _parser() -> argparse.ArgumentParser:
     campus = with_prefix(sub.add_parser(
         "campus", help="switch a running tailscale lab's campus network: open or restrictive"))
     campus.add_argument("mode", choices=CAMPUS_MODES)
+    paths = sub.add_parser(
+        "paths", help="the three-path experiment: direct, peer relay and DERP, each against the "
+                      "underlay, under one impairment; writes the link-test report")
+    paths.add_argument("--prefix", default="ovpaths", help="lab prefix (default ovpaths)")
+    paths.add_argument("--rate", type=float, default=200_000.0, metavar="KBIT",
+                       help="each robot's link rate, each direction, kbit/s (default 200000: a "
+                            "campus Wi-Fi; 0: none)")
+    paths.add_argument("--loss", type=float, default=0.0, metavar="PCT",
+                       help="underlay packet loss per robot link, percent (default 0)")
+    paths.add_argument("--seconds", type=float, default=8.0,
+                       help="seconds per throughput and per ROS message test (2..60, default 8)")
+    paths.add_argument("--dataset", type=Path, default=Path("overlay-paths.jsonl"),
+                       help="the link-test dataset the records are appended to")
+    paths.add_argument("--report", type=Path, default=Path("overlay-paths-report"),
+                       help="where the report goes (default ./overlay-paths-report)")
     relay = with_prefix(sub.add_parser(
         "peer-relay", help="take a running lab's peer relay down (its tailscaled stops) or up"))
     relay.add_argument("state", choices=("up", "down"))
@@ -234,6 +249,30 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     return 0 if ok else 1
 
 
+def _paths(args: argparse.Namespace, console: Console) -> int:
+    from overlay_monitor.linktest.report import overhead_rows, ros_rows, write_report
+
+    from .paths import ExperimentOptions, run_experiment
+
+    if not 2 <= args.seconds <= 60:
+        raise InputError(f"--seconds {args.seconds:g} is out of range (2..60)")
+    options = ExperimentOptions(args.prefix, args.rate, args.loss, args.seconds)
+    records = run_experiment(options, args.dataset,
+                             lambda text: console.print(text, highlight=False, markup=False))
+    page = write_report(records, args.report)
+    for row in overhead_rows(records):
+        console.print(f"{row['location']:20} TCP {row['tp_over']} vs {row['tp_under']} "
+                      f"(loss {row['tp_loss']}), RTT {row['rtt_over']} vs {row['rtt_under']} "
+                      f"(+{row['rtt_inc']})", highlight=False, markup=False)
+    for row in ros_rows(records):
+        console.print(f"{row['location']:20} ROS {row['message']}: {row['got_over']} vs "
+                      f"{row['got_under']} (loss {row['delivery_loss']}), latency "
+                      f"{row['lat_over']} vs {row['lat_under']}", highlight=False, markup=False)
+    console.print(f"records appended to {args.dataset}; report {page.resolve()}",
+                  highlight=False)
+    return 0
+
+
 def _plan(args: argparse.Namespace) -> LabPlan:
     return plan_lab(args.robots, args.prefix, parse_impairments(args.impair),
                     parse_relays(args.relay), args.allow_underlay_tests, args.overlay,
@@ -266,6 +305,8 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         state = switch_campus(args.prefix, args.mode)
         console.print(f"lab {args.prefix!r}: campus {state.campus}")
         return 0
+    if args.command == "paths":
+        return _paths(args, console)
     if args.command == "peer-relay":
         set_peer_relay(args.prefix, args.state == "up")
         console.print(f"lab {args.prefix!r}: peer relay {args.state}")

@@ -77,6 +77,10 @@ class RelayRoute:
 
 #: ports opened on the underlay between robots with ``underlay_tests``: link-test server, iperf3
 UNDERLAY_TEST_PORTS = (5301, 5302, 5201)
+#: ``underlay_tests`` also pass this ROS domain's DDS ports (7400 + 250 * domain, the next 50):
+#: the ROS baseline of the path experiment runs on the underlay in this domain only
+UNDERLAY_DDS_DOMAIN = 7
+UNDERLAY_DDS_PORTS = f"{7400 + 250 * UNDERLAY_DDS_DOMAIN}-{7400 + 250 * UNDERLAY_DDS_DOMAIN + 49}"
 
 
 @dataclass(frozen=True)
@@ -221,7 +225,7 @@ def _underlay_test_rules(plan: LabPlan, stateless: bool = False) -> str:
     of the same robots alive across a campus switch."""
     if not plan.underlay_tests:
         return ""
-    ports = ", ".join(str(p) for p in UNDERLAY_TEST_PORTS)
+    ports = ", ".join([str(p) for p in UNDERLAY_TEST_PORTS] + [UNDERLAY_DDS_PORTS])
     if stateless:
         return (f"    icmp type {{ echo-request, echo-reply }} accept\n"
                 f"    meta l4proto {{ tcp, udp }} th dport {{ {ports} }} accept\n"

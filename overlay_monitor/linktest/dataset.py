@@ -1,7 +1,9 @@
 """The link-test dataset: one JSON object per line (JSONL), appended, never rewritten.
 
 A record: timestamp, location label, target, path (overlay | underlay), the connection state the
-monitor reported at the time, every metric (unknown = null), tool and versions.
+monitor reported at the time, every metric (unknown = null), tool and versions, and optionally
+the ROS 2 message tests run on the same path (``ros_messages``: one dict per message size with
+size_bytes, rate_hz, sent, received, latency_ms_median, latency_ms_p95).
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class LinkTestRecord:
     udp_loss_percent: float = math.nan
     duration_s: float = math.nan
     versions: dict[str, str] = field(default_factory=dict)
+    ros_messages: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         def clean(value: Any) -> Any:

@@ -1,8 +1,9 @@
 """The overhead report: PNG plots (matplotlib, Agg) and one HTML page (jinja2).
 
 Figures: TCP throughput over time per location and path; RTT distribution (box plot) overlay
-against underlay; average RTT and jitter per location; loss per location; and the percent
-log-change table (throughput loss, RTT increase) for every location measured on both paths.
+against underlay; average RTT and jitter per location; loss per location; the percent
+log-change table (throughput loss, RTT increase) for every location measured on both paths, and
+its bars side by side; the ROS 2 message tests (delivery, latency) when the records carry them.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -22,6 +24,7 @@ from matplotlib.figure import Figure as MplFigure  # noqa: E402
 from ..errors import InputError  # noqa: E402
 from ..files import write_atomic  # noqa: E402
 from .dataset import LinkTestRecord  # noqa: E402
+from .metrics import log_change_pct  # noqa: E402
 from .run import fmt, overhead  # noqa: E402
 
 PATH_COLOURS = {"overlay": "#1f77b4", "underlay": "#ff7f0e"}
@@ -43,6 +46,16 @@ RTT<sub>underlay</sub>)&middot;100 (positive: the overlay is worse).</p>
 <td>{{ row.tp_under }}</td><td>{{ row.tp_over }}</td><td>{{ row.tp_loss }}</td>
 <td>{{ row.rtt_under }}</td><td>{{ row.rtt_over }}</td><td>{{ row.rtt_inc }}</td></tr>
 {% else %}<tr><td colspan="8">no location measured on both paths</td></tr>{% endfor %}</table>
+{% if ros %}<h2>ROS 2 messages per location</h2>
+<table><tr><th>location</th><th>message</th><th>delivered underlay</th>
+<th>delivered overlay</th><th>delivery loss</th><th>latency underlay</th>
+<th>latency overlay</th></tr>
+{% for row in ros %}<tr><td>{{ row.location }}</td><td>{{ row.message }}</td>
+<td>{{ row.got_under }}</td><td>{{ row.got_over }}</td><td>{{ row.delivery_loss }}</td>
+<td>{{ row.lat_under }}</td><td>{{ row.lat_over }}</td></tr>{% endfor %}</table>
+<p>Delivery loss is the same log-change: ln(delivered<sub>underlay</sub> /
+delivered<sub>overlay</sub>)&middot;100. Latency is the median one-way time (one clock: the lab).</p>
+{% endif %}
 {% for image in images %}<h2>{{ image.title }}</h2><img src="{{ image.file }}" alt="{{ image.title }}">
 {% endfor %}</body></html>
 """)
@@ -126,9 +139,7 @@ def _per_location(records: list[LinkTestRecord], out: Path) -> str:
 
 
 def overhead_rows(records: list[LinkTestRecord]) -> list[dict[str, str]]:
-    latest: dict[tuple[str, str], LinkTestRecord] = {}
-    for record in sorted(records, key=lambda r: r.timestamp):
-        latest[(_label(record), record.path)] = record
+    latest = _latest(records)
     rows = []
     for location in sorted({loc for loc, _ in latest}):
         under, over = latest.get((location, "underlay")), latest.get((location, "overlay"))
@@ -145,15 +156,100 @@ def overhead_rows(records: list[LinkTestRecord]) -> list[dict[str, str]]:
     return rows
 
 
+def _latest(records: list[LinkTestRecord]) -> dict[tuple[str, str], LinkTestRecord]:
+    latest: dict[tuple[str, str], LinkTestRecord] = {}
+    for record in sorted(records, key=lambda r: r.timestamp):
+        latest[(_label(record), record.path)] = record
+    return latest
+
+
+def _locations(latest: dict[tuple[str, str], LinkTestRecord]) -> list[str]:
+    """Locations in the order they were first measured."""
+    first: dict[str, str] = {}
+    for (location, _), record in latest.items():
+        first[location] = min(first.get(location, record.timestamp), record.timestamp)
+    return sorted(first, key=lambda loc: (first[loc], loc))
+
+
+def _messages(record: LinkTestRecord | None) -> dict[int, dict[str, Any]]:
+    return {int(m["size_bytes"]): m for m in record.ros_messages} if record else {}
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 1e6:g} MB" if size >= 1_000_000 else f"{size / 1e3:g} kB"
+
+
+def ros_rows(records: list[LinkTestRecord]) -> list[dict[str, str]]:
+    """One row per location and ROS message size, underlay next to overlay."""
+    latest = _latest(records)
+    rows = []
+    for location in _locations(latest):
+        under = _messages(latest.get((location, "underlay")))
+        over = _messages(latest.get((location, "overlay")))
+        for size in sorted(set(under) | set(over)):
+            u, o = under.get(size, {}), over.get(size, {})
+            loss = (log_change_pct(o["received"], u["received"])
+                    if u.get("received") and o.get("received") else math.nan)
+            rate = (o or u).get("rate_hz", math.nan)
+            rows.append({"location": location, "message": f"{_size_text(size)} at {rate:g} Hz",
+                         "got_under": _got(u), "got_over": _got(o),
+                         "delivery_loss": fmt(loss, " %"),
+                         "lat_under": fmt(_num(u.get("latency_ms_median")), " ms"),
+                         "lat_over": fmt(_num(o.get("latency_ms_median")), " ms")})
+    return rows
+
+
+def _num(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _got(message: dict[str, Any]) -> str:
+    return f"{message['received']}/{message['sent']}" if message else "-"
+
+
+def _log_change_bars(records: list[LinkTestRecord], out: Path) -> str:
+    """Throughput loss, RTT increase and 1 MB delivery loss per location, side by side (the
+    seed study's bars)."""
+    latest = _latest(records)
+    locations = [loc for loc in _locations(latest)
+                 if (loc, "underlay") in latest and (loc, "overlay") in latest]
+    series: dict[str, list[float]] = {"TCP throughput loss": [], "RTT increase": [],
+                                      "1 MB delivery loss": []}
+    for location in locations:
+        under, over = latest[(location, "underlay")], latest[(location, "overlay")]
+        result = overhead(under, over)
+        series["TCP throughput loss"].append(result.throughput_loss_pct)
+        series["RTT increase"].append(result.rtt_increase_pct)
+        u, o = _messages(under).get(1_000_000, {}), _messages(over).get(1_000_000, {})
+        series["1 MB delivery loss"].append(log_change_pct(o["received"], u["received"])
+                                            if u.get("received") and o.get("received")
+                                            else math.nan)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    width = 0.8 / len(series)
+    for i, (name, values) in enumerate(series.items()):
+        xs = [j + (i - 1) * width for j in range(len(locations))]
+        bars = ax.bar(xs, [0.0 if math.isnan(v) else v for v in values], width, label=name)
+        ax.bar_label(bars, labels=["n/a" if math.isnan(v) else f"{v:.0f}" for v in values],
+                     fontsize="x-small")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(locations)), locations, rotation=20, ha="right")
+    ax.set_ylabel("log-change against the underlay (%)")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3, axis="y")
+    return _save(fig, out, "log_change.png")
+
+
 def write_report(records: list[LinkTestRecord], out: Path) -> Path:
     if not records:
         raise InputError("the dataset has no records: run 'overlay-linktest run' first")
     out.mkdir(parents=True, exist_ok=True)
     images = [Figure(_throughput_over_time(records, out), "TCP throughput over time"),
               Figure(_rtt_distribution(records, out), "RTT distribution, overlay and underlay"),
-              Figure(_per_location(records, out), "Average RTT, jitter and loss per location")]
+              Figure(_per_location(records, out), "Average RTT, jitter and loss per location"),
+              Figure(_log_change_bars(records, out), "Overhead against the underlay, per "
+                                                     "location (log-change, %)")]
     stamps = sorted(r.timestamp for r in records)
     page = PAGE.render(count=len(records), locations={_label(r) for r in records},
                        first=html.escape(stamps[0]), last=html.escape(stamps[-1]),
-                       overhead=overhead_rows(records), images=images)
+                       overhead=overhead_rows(records), ros=ros_rows(records), images=images)
     return write_atomic(out / "index.html", page)

@@ -1,0 +1,182 @@
+"""The three-path experiment on the real components: direct (open campus), peer relay
+(restrictive campus with a relay host) and DERP (restrictive campus, relay down), each measured
+against the underlay in one run, under the same underlay impairment.
+
+For every path, robot r1 -> r2:
+- a link test (``overlay-linktest run --underlay --tool iperf3``): RTT, jitter, loss, TCP and UDP
+  throughput on the overlay and on the underlay;
+- ROS 2 messages of each size at 10 Hz (the chatter, reliable QoS) with the generated Fast DDS
+  peer profile, over the overlay, and with the same profile bound to the underlay addresses.
+
+The results are one link-test dataset whose overlay and underlay records carry the ROS results,
+so ``overlay-linktest report`` shows the three paths side by side.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from overlay_monitor.linktest.dataset import LinkTestRecord, append_records, load_records
+
+from ..discovery import DiscoveryRequest, generate
+from ..discovery.files import environment, write_config
+from . import LabError
+from .impairments import Impairment
+from .ros_demo import chatter_argv
+from .runner import lab_down, lab_up, robot_exec_argv, set_peer_relay, switch_campus
+from .state import LabState, lab_dir
+from .topology import UNDERLAY_DDS_DOMAIN, plan_lab
+
+#: (location suffix, campus, relay up, what `tailscale ping` must say)
+PATHS: tuple[tuple[str, str, bool, str], ...] = (
+    ("direct", "open", True, r"^\d+\.\d+\.\d+\.\d+:\d+$"),
+    ("peer relay", "restrictive", True, r"^peer-relay\("),
+    ("DERP", "restrictive", False, r"^DERP\("),
+)
+MESSAGE_SIZES = (100_000, 1_000_000)
+OVERLAY_DOMAIN = 61
+
+
+@dataclass(frozen=True)
+class ExperimentOptions:
+    prefix: str = "ovpaths"
+    rate_kbit: float = 200_000.0     # each robot's link, each direction (tc tbf)
+    loss_percent: float = 0.0
+    seconds: float = 8.0             # per ROS message test and per throughput test
+    rate_hz: float = 10.0
+
+    @property
+    def impairment(self) -> Impairment:
+        return Impairment(rate_kbit=self.rate_kbit, loss_percent=self.loss_percent)
+
+
+def _wait_path(state: LabState, source: str, target_ip: str, pattern: str,
+               timeout_s: float = 90.0) -> str:
+    """`tailscale ping` until the path matches ``pattern``; returns what it said last."""
+    deadline = time.monotonic() + timeout_s
+    via = ""
+    while time.monotonic() < deadline:
+        out = subprocess.run(robot_exec_argv(state, source, [
+            "tailscale", "ping", "-c", "1", "--until-direct=false", "--timeout", "2s",
+            target_ip]), capture_output=True, text=True, timeout=30).stdout
+        found = re.findall(r"via (\S+)", out)
+        via = found[-1] if found else out.strip()
+        if re.search(pattern, via):
+            return via
+        time.sleep(1.0)
+    raise LabError(f"{source} -> {target_ip}: path still {via!r} after {timeout_s:g} s "
+                   f"(expected {pattern})")
+
+
+def _underlay_env(state: LabState, robot: str, directory: Path) -> dict[str, str]:
+    """The generated Fast DDS peer profile, bound to the underlay addresses (the baseline)."""
+    me = state.robot(robot)
+    request = DiscoveryRequest("fastdds-peers", me.underlay_ip,
+                               tuple(r.underlay_ip for r in state.robots), interface="eth0",
+                               domain_id=UNDERLAY_DDS_DOMAIN)
+    config = generate(request)
+    write_config(config, directory / robot)
+    return environment(config, directory / robot)
+
+
+def _overlay_env(state: LabState, robot: str, directory: Path) -> dict[str, str]:
+    me = state.robot(robot)
+    request = DiscoveryRequest("fastdds-peers", me.overlay_ip,
+                               tuple(r.overlay_ip for r in state.robots),
+                               interface=me.interface, domain_id=OVERLAY_DOMAIN)
+    config = generate(request)
+    write_config(config, directory / robot)
+    return environment(config, directory / robot)
+
+
+def ros_messages(state: LabState, envs: tuple[dict[str, str], dict[str, str]], size: int,
+                 options: ExperimentOptions) -> dict[str, Any]:
+    """One chatter test r1 -> r2: what was sent, what arrived and how late."""
+    listen = subprocess.Popen(chatter_argv(state, "r2", envs[1], "listen", "--duration",
+                                           str(options.seconds + 4)),
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    time.sleep(2.0)
+    talk = subprocess.run(chatter_argv(state, "r1", envs[0], "talk", "--duration",
+                                       str(options.seconds), "--rate", str(options.rate_hz),
+                                       "--size", str(size)),
+                          capture_output=True, text=True, timeout=options.seconds + 60)
+    out, _ = listen.communicate(timeout=options.seconds + 60)
+    heard, sent = _last_json(out), _last_json(talk.stdout)
+    return {"size_bytes": size, "rate_hz": options.rate_hz,
+            "sent": int(sent.get("sent", 0)), "received": int(heard.get("received", 0)),
+            "latency_ms_median": heard.get("latency_ms_median"),
+            "latency_ms_p95": heard.get("latency_ms_p95")}
+
+
+def _last_json(text: str) -> dict[str, Any]:
+    lines = text.strip().splitlines()
+    return json.loads(lines[-1]) if lines else {}
+
+
+def link_test(state: LabState, location: str, options: ExperimentOptions) -> list[LinkTestRecord]:
+    """``overlay-linktest run`` from r1 against r2's server, overlay and underlay."""
+    target = state.robot("r2")
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset = Path(tmp) / "run.jsonl"
+        argv = [sys.executable, "-m", "overlay_monitor.linktest.cli", "run", "--target",
+                target.overlay_ip, "--underlay", target.underlay_ip, "--location", location,
+                "--duration", f"{options.seconds:g}", "--count", "30", "--interval", "0.1",
+                "--udp-bitrate", str(int(min(options.rate_kbit * 1000 * 0.5, 50e6))),
+                "--tool", "iperf3", "--dataset", str(dataset)]
+        result = subprocess.run(robot_exec_argv(state, "r1", argv), capture_output=True,
+                                text=True, timeout=300)
+        if result.returncode != 0:
+            raise LabError(f"link test {location} failed: {result.stderr.strip()[-400:]}")
+        return load_records(dataset)
+
+
+def run_experiment(options: ExperimentOptions, dataset: Path,
+                   say: Any = print) -> list[LinkTestRecord]:
+    """Build the lab, measure the three paths, append every record to ``dataset``."""
+    impaired = {"r1": options.impairment, "r2": options.impairment}
+    plan = plan_lab(2, options.prefix, impairments=impaired, underlay_tests=True,
+                    overlay="tailscale", campus="open", peer_relay=True)
+    state = lab_up(plan).state
+    server = subprocess.Popen(robot_exec_argv(state, "r2", [
+        sys.executable, "-m", "overlay_monitor.linktest.cli", "serve"]),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    iperf = subprocess.Popen(robot_exec_argv(state, "r2", ["iperf3", "-s", "-p", "5201"]),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records: list[LinkTestRecord] = []
+    try:
+        server.stdout.readline()  # type: ignore[union-attr]  # "serving on …"
+        work = lab_dir(options.prefix) / "paths"
+        overlay_envs = (_overlay_env(state, "r1", work / "overlay"),
+                        _overlay_env(state, "r2", work / "overlay"))
+        underlay_envs = (_underlay_env(state, "r1", work / "underlay"),
+                         _underlay_env(state, "r2", work / "underlay"))
+        target_ip = state.robot("r2").overlay_ip
+        for name, campus, relay_up, pattern in PATHS:
+            switch_campus(options.prefix, campus)
+            set_peer_relay(options.prefix, relay_up)
+            via = _wait_path(state, "r1", target_ip, pattern)
+            say(f"{name}: r1 -> r2 via {via}")
+            measured = link_test(state, f"r1-r2 {name}", options)
+            for record in measured:
+                envs = overlay_envs if record.path == "overlay" else underlay_envs
+                record.ros_messages = [ros_messages(state, envs, size, options)
+                                       for size in MESSAGE_SIZES]
+                say(f"  {record.path}: TCP {record.tcp_bps / 1e6:.1f} Mbit/s, RTT "
+                    f"{record.rtt_avg_ms:.2f} ms, ROS " + ", ".join(
+                        f"{m['size_bytes'] // 1000} kB {m['received']}/{m['sent']}"
+                        for m in record.ros_messages))
+            append_records(dataset, measured)
+            records += measured
+    finally:
+        for proc in (server, iperf):
+            proc.terminate()
+            proc.wait(timeout=10)
+        lab_down(options.prefix)
+    return records

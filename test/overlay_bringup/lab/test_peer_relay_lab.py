@@ -4,27 +4,38 @@ with a relay host that robots reach on one UDP port. Every pair goes through the
 monitor shows DERP, an event and the "relay configured but not used" warning; with it back,
 peer-relay again."""
 import re
+import subprocess
 import time
 
 import pytest
 from lab_probes import keep_talking, monitor_and_probe, monitor_view, run_in, tailscale_view
 
-from overlay_bringup.lab.runner import lab_down, lab_up, set_peer_relay
-from overlay_bringup.lab.topology import PEER_RELAY_IP, PEER_RELAY_PORT, plan_lab
-from overlay_testing import lab_prefix, real_components_preconditions
+from overlay_bringup.lab.runner import lab_down, set_peer_relay
+from overlay_bringup.lab.state import load_state
+from overlay_bringup.lab.topology import PEER_RELAY_IP, PEER_RELAY_PORT
+from overlay_testing import lab_prefix, overlay_cli, real_components_preconditions
 
 pytestmark = [pytest.mark.lab, pytest.mark.real]
 PREFIX = lab_prefix("opr")
 RELAY_ENDPOINT = re.compile(rf"^{re.escape(PEER_RELAY_IP)}:{PEER_RELAY_PORT}:vni:\d+$")
 
 
+def _lab(*args):
+    """``overlay-lab`` as the README runs it."""
+    result = subprocess.run([*overlay_cli("overlay-lab"), *args, "--prefix", PREFIX],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-1500:]
+    return result.stdout
+
+
 @pytest.fixture(scope="module")
 def relay_lab():
     real_components_preconditions()
-    result = lab_up(plan_lab(3, PREFIX, overlay="tailscale", campus="restrictive",
-                             peer_relay=True))
-    yield result.state
-    lab_down(PREFIX)
+    try:
+        _lab("up", "--overlay", "tailscale", "--campus", "restrictive", "--peer-relay")
+        yield load_state(PREFIX)
+    finally:
+        lab_down(PREFIX)
 
 
 def _ping_until_peer_relay(state, source, target_ip, timeout_s=60.0):
@@ -75,14 +86,14 @@ def test_relay_down_is_derp_with_an_event_and_a_warning_then_peer_relay_again(re
             _ping_until_peer_relay(state, "r1", r2.tailscale_ips[0])
             lines.until(lambda r: r.get("status", {}).get("r2") == "peer-relay", 30)
             start = time.monotonic()
-            set_peer_relay(PREFIX, up=False)
+            _lab("peer-relay", "down")
             lines.until(lambda r: r.get("event", [None])[1:] == ["r2", "peer-relay", "derp"], 30)
             to_derp = time.monotonic() - start
             lines.until(lambda r: _r2_warning(r, "relay configured but not used"), 15)
             # the reason follows what the server knows: dmz offline once headscale says so
             lines.until(lambda r: _r2_warning(r, "relay dmz offline"), 60)
             start = time.monotonic()
-            set_peer_relay(PREFIX, up=True)
+            _lab("peer-relay", "up")
             lines.until(lambda r: r.get("event", [None])[1:] == ["r2", "derp", "peer-relay"], 120)
             back = time.monotonic() - start
     finally:

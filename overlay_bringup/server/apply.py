@@ -6,6 +6,7 @@ Keys are written into the team's bundle (``auth.key``, 0600) and never printed.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from overlay_monitor.errors import InputError
 from overlay_monitor.files import write_atomic, write_secret
 
 from .headscale_api import HeadscaleClient, PreAuthKey
@@ -36,6 +38,17 @@ class ApplyReport:
         return bool(self.changes)
 
 
+def policy_diff(old: Any, new: Any, limit: int = 40) -> list[str]:
+    """What changes between two policies, as unified-diff lines of their indented JSON (at most
+    ``limit`` lines; nothing for a first upload)."""
+    if old is None:
+        return []
+    lines = list(difflib.unified_diff(json.dumps(old, indent=1, sort_keys=True).splitlines(),
+                                      json.dumps(new, indent=1, sort_keys=True).splitlines(),
+                                      "server", "inventory", n=1, lineterm=""))[2:]
+    return lines[:limit] + ([f"… {len(lines) - limit} more line(s)"] if len(lines) > limit else [])
+
+
 def _policy_document(text: str) -> Any:
     """The policy as data, ignoring // comments and formatting; None when it does not parse."""
     stripped = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
@@ -51,22 +64,46 @@ def _usable(key: PreAuthKey, now: datetime, team: Team) -> bool:
             and team.tag in key.acl_tags)
 
 
+def _bundle_key_id(bundle: Path) -> int | None:
+    """The id of the key the bundle holds (from key.json), or None."""
+    meta_path, key_path = bundle / "key.json", bundle / "auth.key"
+    if not (meta_path.exists() and key_path.exists()):
+        return None
+    try:
+        return int(json.loads(meta_path.read_text())["id"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _why_unusable(key: PreAuthKey | None, now: datetime, team: Team) -> str:
+    if key is None:
+        return "is not on the server"
+    if key.expired(now):
+        return f"expired on {key.expiration:%Y-%m-%d}"
+    if key.used and not key.reusable:
+        return "was used (single use)"
+    return f"does not carry {team.tag}"
+
+
 def _ensure_team_key(inv: Inventory, client: HeadscaleClient, team: Team, owner_id: int,
                      keys: dict[int, PreAuthKey], bundles: Path, now: datetime,
-                     report: ApplyReport) -> None:
+                     report: ApplyReport, rotate: bool = False) -> None:
     bundle = bundles / team.name
     meta_path, key_path = bundle / "key.json", bundle / "auth.key"
-    if meta_path.exists() and key_path.exists():
-        try:
-            key_id = int(json.loads(meta_path.read_text())["id"])
-        except (ValueError, KeyError, TypeError):
-            key_id = -1
+    key_id = _bundle_key_id(bundle)
+    replaced = ""
+    if key_id is not None:
         existing = keys.get(key_id)
-        if existing is not None and _usable(existing, now, team):
+        if existing is not None and _usable(existing, now, team) and not rotate:
             report.kept.append(f"key {key_id} of team {team.name} (expires "
                                f"{existing.expiration:%Y-%m-%d})" if existing.expiration else
                                f"key {key_id} of team {team.name}")
             return
+        if rotate and existing is not None and not existing.expired(now):
+            client.expire_preauth_key(key_id)
+            replaced = f", expired key {key_id} on the server"
+        else:
+            replaced = f", replacing key {key_id}, which {_why_unusable(existing, now, team)}"
     key = client.create_preauth_key(owner_id, inv.keys_reusable, inv.keys_ephemeral,
                                     now + expiry_delta(inv.key_expiry), [team.tag])
     write_secret(key_path, key.key + "\n")
@@ -76,8 +113,9 @@ def _ensure_team_key(inv: Inventory, client: HeadscaleClient, team: Team, owner_
         "expiration": key.expiration.isoformat() if key.expiration else None}, indent=2) + "\n")
     report.changes.append(f"issued key {key.id} for team {team.name} ({team.tag}, "
                           f"{'reusable' if key.reusable else 'single use'}, expires "
-                          f"{key.expiration:%Y-%m-%d}) into {key_path}" if key.expiration else
-                          f"issued key {key.id} for team {team.name} into {key_path}")
+                          f"{key.expiration:%Y-%m-%d}) into {key_path}{replaced}"
+                          if key.expiration else
+                          f"issued key {key.id} for team {team.name} into {key_path}{replaced}")
 
 
 def apply_inventory(inv: Inventory, client: HeadscaleClient, policy_text: str, bundles: Path,
@@ -96,6 +134,47 @@ def apply_inventory(inv: Inventory, client: HeadscaleClient, policy_text: str, b
     keys = {k.id: k for k in client.list_preauth_keys()}
     for team in inv.enrolled:
         _ensure_team_key(inv, client, team, users[inv.key_owner].id, keys, bundles, now, report)
+    _retire_removed(inv, client, keys, now, report)
+    return report
+
+
+def _retire_removed(inv: Inventory, client: HeadscaleClient, keys: dict[int, PreAuthKey],
+                    now: datetime, report: ApplyReport) -> None:
+    """Keys whose tags belong to no identity of the inventory (a team removed from it) are
+    expired, so nobody enrols with them; their nodes are named, not deleted (a person decides)."""
+    known = {identity.tag for identity in inv.enrolled}
+    for key in keys.values():
+        if key.acl_tags and not set(key.acl_tags) & known and not key.expired(now):
+            client.expire_preauth_key(key.id)
+            report.changes.append(f"expired key {key.id} ({', '.join(key.acl_tags)}): its team "
+                                  "is no longer in the inventory")
+    for node in client.list_nodes():
+        if node.tags and not set(node.tags) & known:
+            report.todo.append(f"node {node.name} (id {node.id}, {', '.join(node.tags)}) belongs "
+                               f"to no team of the inventory: remove it with 'headscale nodes "
+                               f"delete -i {node.id}' if it is gone for good")
+
+
+def rotate_keys(inv: Inventory, client: HeadscaleClient, bundles: Path,
+                teams: tuple[str, ...] = (), now: datetime | None = None) -> ApplyReport:
+    """Issue a fresh key for each enrolment identity (or only ``teams``) into its bundle and
+    expire the old one on the server. Joined nodes keep working: keys only enrol."""
+    now = now or datetime.now(timezone.utc)
+    names = {identity.name for identity in inv.enrolled}
+    unknown = sorted(set(teams) - names)
+    if unknown:
+        raise InputError(f"no team {', '.join(map(repr, unknown))} in the inventory (teams: "
+                         f"{', '.join(sorted(names))})")
+    report = ApplyReport()
+    users = {u.name: u for u in client.list_users()}
+    if inv.key_owner not in users:
+        raise InputError(f"the key owner {inv.key_owner!r} is not a user on the server yet: "
+                         "run 'overlay-server apply' first")
+    keys = {k.id: k for k in client.list_preauth_keys()}
+    for team in inv.enrolled:
+        if not teams or team.name in teams:
+            _ensure_team_key(inv, client, team, users[inv.key_owner].id, keys, bundles, now,
+                             report, rotate=True)
     return report
 
 
@@ -107,7 +186,8 @@ def _ensure_policy(inv: Inventory, client: HeadscaleClient, policy_text: str,
         report.kept.append("policy (unchanged)")
     elif inv.policy_mode == "database":
         client.set_policy(policy_text)
-        report.changes.append("uploaded the policy")
+        report.changes.append("uploaded the policy" + "".join(
+            f"\n    {line}" for line in policy_diff(current, wanted)))
     else:
         report.todo.append("the server's policy differs from the generated one and policy_mode "
                            "is file: copy policy.hujson to /etc/headscale/policy.hujson and run "

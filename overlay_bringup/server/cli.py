@@ -11,7 +11,8 @@ from overlay_monitor.errors import InputError, OverlayError
 from overlay_monitor.files import write_atomic
 
 from . import dashboard, prometheus
-from .apply import apply_inventory
+from .apply import apply_inventory, rotate_keys
+from .backup import restore_backup, write_backup
 from .deployment import bundle_readme, systemd_unit
 from .headscale_api import HeadscaleClient, read_api_key
 from .headscale_config import HEADSCALE_VERSION, render_config, render_derp_map
@@ -29,6 +30,11 @@ EXAMPLES = """examples:
   overlay-server fleet-report --prometheus http://127.0.0.1:9090 --out fleet-report/
   overlay-server status --url https://headscale.lab.example.edu --api-key-file api.key \\
       --ca-file server/tls/ca.crt
+  overlay-server rotate-keys --inventory fleet.yaml --url https://headscale.lab.example.edu \\
+      --api-key-file api.key --ca-file server/tls/ca.crt --out server/ --team team-a
+  sudo overlay-server backup --config /etc/headscale/config.yaml --bundles server/bundles \\
+      --out headscale-backup.tar.gz
+  sudo overlay-server restore --backup headscale-backup.tar.gz --force   # headscale stopped
 """
 
 
@@ -74,13 +80,30 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", required=True, type=Path, help="report folder")
     report.add_argument("--hours", type=float, default=6.0, help="how far back (default 6)")
     app = sub.add_parser("apply", help="make a running Headscale match the inventory")
-    app.add_argument("--inventory", required=True, type=Path)
-    app.add_argument("--url", required=True, help="Headscale server URL (https://…)")
-    app.add_argument("--api-key-file", required=True, type=Path,
-                     help="file holding a Headscale API key (0600)")
-    app.add_argument("--ca-file", help="CA certificate to trust (e.g. OUT/tls/ca.crt)")
-    app.add_argument("--out", required=True, type=Path,
-                     help="the folder 'generate' wrote (keys go into OUT/bundles/<team>/)")
+    rotate = sub.add_parser("rotate-keys", help="issue fresh enrolment keys into the bundles and "
+                                                "expire the old ones (joined nodes keep working)")
+    for verb in (app, rotate):
+        verb.add_argument("--inventory", required=True, type=Path)
+        verb.add_argument("--url", required=True, help="Headscale server URL (https://…)")
+        verb.add_argument("--api-key-file", required=True, type=Path,
+                          help="file holding a Headscale API key (0600)")
+        verb.add_argument("--ca-file", help="CA certificate to trust (e.g. OUT/tls/ca.crt)")
+        verb.add_argument("--out", required=True, type=Path,
+                          help="the folder 'generate' wrote (keys go into OUT/bundles/<team>/)")
+    rotate.add_argument("--team", action="append", default=[],
+                        help="only this team (repeatable; default: every team, the monitoring "
+                             "host and the relays)")
+    backup = sub.add_parser("backup", help="on the server: database (consistent while headscale "
+                                           "runs), private keys, TLS, policy and bundles in one "
+                                           "0600 archive")
+    backup.add_argument("--config", type=Path, default=Path("/etc/headscale/config.yaml"))
+    backup.add_argument("--bundles", type=Path, help="the bundles folder to include (OUT/bundles)")
+    backup.add_argument("--out", required=True, type=Path, help="the archive (.tar.gz) to write")
+    restore = sub.add_parser("restore", help="on the server, headscale stopped: put a backup's "
+                                             "files back where they were")
+    restore.add_argument("--backup", required=True, type=Path)
+    restore.add_argument("--force", action="store_true",
+                         help="replace an existing database (headscale must be stopped)")
     return parser
 
 
@@ -176,6 +199,15 @@ def run(args: argparse.Namespace) -> int:
         return _prometheus_targets(args)
     if args.command == "status":
         return _status(args)
+    if args.command == "backup":
+        members = write_backup(args.config, args.out, args.bundles)
+        print(f"wrote {args.out} (0600): {', '.join(members)}")
+        return 0
+    if args.command == "restore":
+        for path in restore_backup(args.backup, args.force):
+            print(f"restored {path}")
+        print("start headscale again (systemctl start headscale)")
+        return 0
     if args.command == "fleet-report":
         from .fleet_report import write_fleet_report
 
@@ -202,7 +234,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     policy_text = render_policy(build_policy(inv))
     with HeadscaleClient(args.url, read_api_key(args.api_key_file), args.ca_file) as client:
-        report = apply_inventory(inv, client, policy_text, args.out / "bundles")
+        if args.command == "rotate-keys":
+            report = rotate_keys(inv, client, args.out / "bundles", tuple(args.team))
+        else:
+            report = apply_inventory(inv, client, policy_text, args.out / "bundles")
     for line in report.changes:
         print(f"changed: {line}")
     for line in report.kept:

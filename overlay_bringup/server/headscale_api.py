@@ -37,7 +37,13 @@ class HeadscaleNotFound(HeadscaleError):
 
 
 class HeadscaleTLSError(BackendUnavailable):
-    pass
+    """The server's TLS certificate is not trusted (its own exit code: not 'server down')."""
+
+    exit_code = 8
+
+
+#: headscale >= 0.27 API keys: hskey-api-<12-character prefix>-<64-character secret>
+API_KEY_PREFIX = "hskey-api-"
 
 
 class _UserJSON(msgspec.Struct, rename="camel"):
@@ -157,6 +163,7 @@ class HeadscaleClient:
             except (OSError, ssl.SSLError) as err:
                 raise InputError(f"{ca_file}: cannot load the CA certificate ({err})") from None
         self.ca_file = ca_file
+        self._key_looks_right = api_key.startswith(API_KEY_PREFIX) or "." in api_key
         self._client = httpx.Client(base_url=self.url, verify=verify, timeout=timeout_s,
                                     headers={"Authorization": f"Bearer {api_key}",
                                              "Accept": "application/json"})
@@ -188,8 +195,14 @@ class HeadscaleClient:
         except httpx.TransportError as err:
             raise BackendUnavailable(f"{self.url}: {err.__class__.__name__}: {err}") from None
         if response.status_code == 401:
-            raise HeadscaleAuthError(f"{self.url}: Headscale rejected the API key (HTTP 401); "
-                                     "create one on the server with 'headscale apikeys create'")
+            looks = ("" if self._key_looks_right else
+                     f" The file does not hold an API key: headscale's start with "
+                     f"{API_KEY_PREFIX}.")
+            raise HeadscaleAuthError(
+                f"{self.url}: Headscale rejected the API key (HTTP 401): it is wrong or expired "
+                "(headscale answers both alike; 'headscale apikeys list' on the server shows "
+                "each key's expiry). Create one with 'headscale apikeys create --expiration "
+                f"90d'.{looks}")
         try:
             data = response.json() if response.content else {}
         except json.JSONDecodeError:

@@ -59,6 +59,12 @@ def test_api_wrong_key_is_401_and_never_echoed(headscale, headscale_tls):
     assert TEST_API_KEY not in repr(_client(headscale, headscale_tls))
 
 
+def test_api_key_of_the_wrong_shape_is_named(headscale, headscale_tls):
+    with pytest.raises(HeadscaleAuthError, match="does not hold an API key") as caught:
+        _client(headscale, headscale_tls, "secret-from-elsewhere").list_users()
+    assert "secret-from-elsewhere" not in str(caught.value)
+
+
 def test_api_not_found_names_the_call(headscale, headscale_tls):
     with pytest.raises(HeadscaleNotFound, match="DELETE /api/v1/node/42 failed with HTTP 404: node not found"):
         _client(headscale, headscale_tls).delete_node(42)

@@ -106,6 +106,75 @@ def test_server_apply_with_a_wrong_key_is_one_clear_line(tmp_path, headscale, he
                   "--api-key-file", str(key_file), "--ca-file", str(headscale_tls[0].path),
                   "--out", str(tmp_path / "out"))
     assert result.returncode == 7
-    assert result.stderr.strip().splitlines() == [
-        f"overlay-server: error: {headscale.url}: Headscale rejected the API key (HTTP 401); "
-        "create one on the server with 'headscale apikeys create'"]
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"overlay-server: error: {headscale.url}: Headscale rejected the API "
+                           "key (HTTP 401): it is wrong or expired")
+    assert "headscale apikeys create --expiration 90d" in line and "NOTTHEKEY" not in line
+    assert "does not hold an API key" not in line  # it has the right shape
+
+
+def _apply_world(tmp_path, headscale, headscale_tls):
+    key_file = tmp_path / "api.key"
+    key_file.write_text(TEST_API_KEY)
+    key_file.chmod(0o600)
+    inv = yaml.safe_load(EXAMPLE.read_text())
+    inv["server"]["policy_mode"] = "database"
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(yaml.safe_dump(inv))
+    common = ("--url", headscale.url, "--api-key-file", str(key_file), "--ca-file",
+              str(headscale_tls[0].path), "--out", str(tmp_path / "out"))
+    return inv, fleet, common
+
+
+def test_rotate_keys_issues_new_keys_and_expires_the_old(tmp_path, headscale, headscale_tls):
+    _, fleet, common = _apply_world(tmp_path, headscale, headscale_tls)
+    assert _run("apply", "--inventory", str(fleet), *common).returncode == 0
+    bundle = tmp_path / "out" / "bundles" / "team-a"
+    old_key = (bundle / "auth.key").read_text()
+    rotated = _run("rotate-keys", "--inventory", str(fleet), "--team", "team-a", *common)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "changed: issued key 4 for team team-a" in rotated.stdout
+    assert "expired key 1 on the server" in rotated.stdout and "team-b" not in rotated.stdout
+    assert (bundle / "auth.key").read_text() != old_key
+    assert stat.S_IMODE(os.stat(bundle / "auth.key").st_mode) == 0o600
+    assert [k["expiration"] < "2026-12-01" for k in headscale.keys][:2] == [True, False]
+    unknown = _run("rotate-keys", "--inventory", str(fleet), "--team", "team-z", *common)
+    assert unknown.returncode == 2 and "no team 'team-z' in the inventory" in unknown.stderr
+    again = _run("apply", "--inventory", str(fleet), *common)
+    assert "nothing to change" in again.stdout  # the rotated keys are the bundles' keys now
+
+
+def test_apply_converges_on_a_changed_inventory_and_shows_the_policy_diff(
+        tmp_path, headscale, headscale_tls):
+    inv, fleet, common = _apply_world(tmp_path, headscale, headscale_tls)
+    assert _run("apply", "--inventory", str(fleet), *common).returncode == 0
+    headscale.add_node("rover1", "fleet", "100.64.0.9", ["tag:team-b"])
+    inv["teams"] = [t for t in inv["teams"] if t["name"] != "team-b"]
+    inv["teams"].append({"name": "team-c", "robots": ["c1"], "ros_domain_id": 30})
+    inv["teams"][0]["robots"].append("robot4")
+    for person in inv["people"]:
+        person["teams"] = ["team-a"]
+    inv["relays"][0]["teams"] = ["team-a", "team-c"]
+    fleet.write_text(yaml.safe_dump(inv))
+    changed = _run("apply", "--inventory", str(fleet), *common)
+    assert changed.returncode == 0, changed.stderr
+    out = changed.stdout
+    assert "changed: issued key 4 for team team-c (tag:team-c" in out
+    assert "changed: expired key 2 (tag:team-b): its team is no longer in the inventory" in out
+    assert "to do: node rover1 (id 1, tag:team-b) belongs to no team of the inventory" in out
+    assert "changed: uploaded the policy" in out
+    diff = [" ".join(line.split()) for line in out.split("uploaded the policy")[1].splitlines()
+            if line.startswith("    ")]
+    assert diff[0].startswith("@@") and '- "tag:team-b:*"' in diff and '+ "tag:team-c:*"' in diff
+    assert _run("apply", "--inventory", str(fleet), *common).stdout.count("changed:") == 0
+
+
+def test_apply_replaces_a_used_single_use_key_and_says_why(tmp_path, headscale, headscale_tls):
+    inv, fleet, common = _apply_world(tmp_path, headscale, headscale_tls)
+    inv["keys"]["reusable"] = False
+    fleet.write_text(yaml.safe_dump(inv))
+    assert _run("apply", "--inventory", str(fleet), *common).returncode == 0
+    headscale.keys[0]["used"] = True
+    again = _run("apply", "--inventory", str(fleet), *common)
+    assert "issued key 4 for team team-a" in again.stdout
+    assert "replacing key 1, which was used (single use)" in again.stdout

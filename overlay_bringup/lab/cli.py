@@ -29,6 +29,7 @@ from .runner import (
     require_state,
     robot_exec_argv,
     set_peer_relay,
+    set_server,
     start_lab_prometheus,
     switch_campus,
 )
@@ -121,6 +122,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="the link-test dataset the records are appended to")
     paths.add_argument("--report", type=Path, default=Path("overlay-paths-report"),
                        help="where the report goes (default ./overlay-paths-report)")
+    server = with_prefix(sub.add_parser(
+        "server", help="stop a tailscale lab's headscale (an outage) or start it again"))
+    server.add_argument("state", choices=("up", "down"))
     relay = with_prefix(sub.add_parser(
         "peer-relay", help="take a running lab's peer relay down (its tailscaled stops) or up"))
     relay.add_argument("state", choices=("up", "down"))
@@ -307,6 +311,10 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         return 0
     if args.command == "paths":
         return _paths(args, console)
+    if args.command == "server":
+        set_server(args.prefix, args.state == "up")
+        console.print(f"lab {args.prefix!r}: headscale {args.state}")
+        return 0
     if args.command == "peer-relay":
         set_peer_relay(args.prefix, args.state == "up")
         console.print(f"lab {args.prefix!r}: peer relay {args.state}")

@@ -305,6 +305,22 @@ def restart_tailscaled(prefix: str, robot: str) -> LabState:
     return state
 
 
+def set_server(prefix: str, up: bool) -> LabState:
+    """Stop a tailscale lab's headscale, or start it again with its database (a server outage
+    as robots and admins see it)."""
+    state = require_state(prefix)
+    if state.overlay != "tailscale":
+        raise LabError(f"lab {prefix!r} has no headscale: 'overlay-lab up --overlay tailscale'")
+    if up:
+        if not psutil.pid_exists(state.server_pid):
+            state.server_pid = int(tailscale_lab.start_headscale(
+                prefix, state.server_namespace, _start_detached).pid)
+    else:
+        tailscale_lab.stop_process(state.server_pid)
+    save_state(state)
+    return state
+
+
 def set_peer_relay(prefix: str, up: bool) -> LabState:
     """Take a running lab's peer relay down (its tailscaled stops) or bring it back."""
     state = require_state(prefix)

@@ -197,6 +197,25 @@ def overlay_server_in(namespace: str, verb: str, prefix: str, url: str,
         env=_python_env(), timeout=60)
 
 
+def start_headscale(prefix: str, namespace: str, start_detached: Any) -> subprocess.Popen[bytes]:
+    """``headscale serve`` with the generated config in the server namespace; returns once it
+    answers (its CLI lists users)."""
+    headscale = str(require_components("headscale")["headscale"])
+    config = server_out(prefix) / "config.yaml"
+    log = lab_dir(prefix) / "logs" / "headscale.log"
+    process = start_detached(["ip", "netns", "exec", namespace, headscale, "serve", "-c",
+                              str(config)], log, {})
+
+    def answers() -> bool:
+        probe = subprocess.run(["ip", "netns", "exec", namespace, headscale, "users", "list",
+                                "-c", str(config), "-o", "json"],
+                               capture_output=True, text=True, timeout=10)
+        return probe.returncode == 0
+
+    _wait("headscale", answers, process, log)
+    return process  # type: ignore[no-any-return]
+
+
 def start_server(plan: LabPlan, run: Any, start_detached: Any) -> tuple[int, JoinBundle]:
     """Generate the server from the lab inventory, start headscale, make an API key, apply."""
     tools = require_components("headscale")
@@ -213,19 +232,9 @@ def start_server(plan: LabPlan, run: Any, start_detached: Any) -> tuple[int, Joi
     if generated.returncode != 0:
         raise LabError(f"overlay-server generate failed: {generated.stderr.strip()[-800:]}")
     config = out / "config.yaml"
+    process = start_headscale(plan.prefix, plan.server_namespace, start_detached)
     headscale = str(tools["headscale"])
-    log = directory / "logs" / "headscale.log"
-    process = start_detached(["ip", "netns", "exec", plan.server_namespace, headscale, "serve",
-                              "-c", str(config)], log, {})
     fqdn = raw["server"]["fqdn"]
-
-    def answers() -> bool:
-        probe = subprocess.run(["ip", "netns", "exec", plan.server_namespace, headscale,
-                                "users", "list", "-c", str(config), "-o", "json"],
-                               capture_output=True, text=True, timeout=10)
-        return probe.returncode == 0
-
-    _wait("headscale", answers, process, log)
     made = subprocess.run(["ip", "netns", "exec", plan.server_namespace, headscale, "apikeys",
                            "create", "-e", "1d", "-c", str(config)],
                           capture_output=True, text=True, timeout=20)

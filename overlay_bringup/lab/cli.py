@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--peer-relay", action="store_true",
                        help="tailscale overlay: add a peer relay host (dmz) that robots reach on "
                             "one UDP port only; robots still cannot reach each other")
+        p.add_argument("--derp-region", action="store_true",
+                       help="tailscale overlay: add a second DERP region (the real derper, "
+                            "'library'); the last robot reaches STUN only there, so it homes "
+                            "there")
         p.add_argument("--no-join", action="store_true",
                        help="tailscale overlay: start tailscaled but do not join (robot.launch.py "
                             "joins)")
@@ -280,7 +284,7 @@ def _paths(args: argparse.Namespace, console: Console) -> int:
 def _plan(args: argparse.Namespace) -> LabPlan:
     return plan_lab(args.robots, args.prefix, parse_impairments(args.impair),
                     parse_relays(args.relay), args.allow_underlay_tests, args.overlay,
-                    args.campus, args.peer_relay)
+                    args.campus, args.peer_relay, args.derp_region)
 
 
 def run_command(args: argparse.Namespace, console: Console) -> int:

@@ -251,6 +251,8 @@ def _spec_of(plan: LabPlan) -> tuple[int, list[str]]:
         impaired.append(f"overlay {plan.overlay}")
     if plan.peer_relay:
         impaired.append("peer relay")
+    if plan.derp_region:
+        impaired.append("DERP region library")
     return len(plan.robots), impaired
 
 
@@ -270,6 +272,8 @@ def _tailscale_up(plan: LabPlan, state: LabState, join: bool) -> dict[str, float
     tailscale_lab.make_server_namespace(plan, run, NETNS_ETC_DIR, fqdn)
     if plan.peer_relay:
         tailscale_lab.make_peer_relay_namespace(plan, run, NETNS_ETC_DIR, fqdn)
+    if plan.derp_region:
+        tailscale_lab.make_derp_namespace(plan, run, NETNS_ETC_DIR, fqdn)
     for robot in plan.robots:
         _make_robot_underlay(plan, robot, fqdn)
     run(["ip", "netns", "exec", plan.router_namespace, "nft", "-f", "-"],
@@ -280,6 +284,9 @@ def _tailscale_up(plan: LabPlan, state: LabState, join: bool) -> dict[str, float
     state.server_pid, server = tailscale_lab.start_server(plan, run, _start_detached)
     state.server_url = server.url
     save_state(state)
+    if plan.derp_region:
+        state.derper_pid = tailscale_lab.start_derper(plan, _start_detached)
+        save_state(state)
     for robot in plan.robots:
         pid = tailscale_lab.start_tailscaled(plan.prefix, robot.name, robot.namespace,
                                              server.ca_file, _start_detached)

@@ -51,6 +51,7 @@ class LabState:
     server_url: str = ""
     prometheus_pid: int = 0           # tailscale overlay with --prometheus
     peer_relay_pid: int = 0           # tailscale overlay with --peer-relay: the relay's tailscaled
+    derper_pid: int = 0               # tailscale overlay with --derp-region: the library's derper
 
     def robot(self, name: str) -> RobotState:
         for robot in self.robots:

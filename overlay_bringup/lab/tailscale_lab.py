@@ -37,6 +37,11 @@ from ..components import require_components
 from . import LabError
 from .state import LabState, RobotState, lab_dir
 from .topology import (
+    DERP_REGION_CODE,
+    DERP_REGION_HOST,
+    DERP_REGION_ID,
+    DERP_REGION_IP,
+    DERP_REGION_ROUTER_IP,
     PEER_RELAY_IP,
     PEER_RELAY_NAME,
     PEER_RELAY_PORT,
@@ -106,6 +111,10 @@ def lab_inventory(plan: LabPlan, source: Path | None = None) -> dict[str, Any]:
     if plan.peer_relay:
         raw["relays"] = [{"name": PEER_RELAY_NAME, "port": PEER_RELAY_PORT,
                           "teams": [raw["teams"][0]["name"]]}]
+    if plan.derp_region:
+        raw.setdefault("derp", {})["extra_regions"] = [{
+            "region_id": DERP_REGION_ID, "code": DERP_REGION_CODE, "name": "Library relay",
+            "host": DERP_REGION_HOST}]
     return raw
 
 
@@ -125,7 +134,9 @@ class JoinBundle:
 
 
 def hosts_text(fqdn: str, extra: dict[str, str] | None = None) -> str:
-    lines = ["127.0.0.1 localhost", f"{SERVER_IP} {fqdn}"]
+    """/etc/hosts of a lab namespace: the server, the library's DERP (only used when the DERP
+    map names it), and ``extra`` names."""
+    lines = ["127.0.0.1 localhost", f"{SERVER_IP} {fqdn}", f"{DERP_REGION_IP} {DERP_REGION_HOST}"]
     lines += [f"{ip} {name}" for name, ip in (extra or {}).items()]
     return "\n".join(lines) + "\n"
 
@@ -151,6 +162,42 @@ def make_peer_relay_namespace(plan: LabPlan, run: Any, etc_dir: Path, fqdn: str)
     _make_host_namespace(plan, run, etc_dir, fqdn, (plan.peer_relay_namespace,
                                                     plan.peer_relay_veth, PEER_RELAY_ROUTER_IP,
                                                     PEER_RELAY_IP))
+
+
+def make_derp_namespace(plan: LabPlan, run: Any, etc_dir: Path, fqdn: str) -> None:
+    _make_host_namespace(plan, run, etc_dir, fqdn, (plan.derp_namespace, plan.derp_veth,
+                                                    DERP_REGION_ROUTER_IP, DERP_REGION_IP))
+
+
+def start_derper(plan: LabPlan, start_detached: Any) -> int:
+    """The real derper of the library region, with the certificate 'generate' made for it from
+    the fleet CA; returns once it answers its probe over TLS."""
+    from ..server.deployment import derper_argv
+    from ..server.inventory import ExtraRegion
+
+    derper = str(require_components("derper")["derper"])
+    region = ExtraRegion(DERP_REGION_ID, DERP_REGION_CODE, "Library relay", DERP_REGION_HOST,
+                         443, 3478)
+    state_dir = lab_dir(plan.prefix) / "derper"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.chmod(0o700)
+    argv = derper_argv(region, str(server_out(plan.prefix) / "derp" / DERP_REGION_CODE),
+                       str(state_dir / "derper.key"))
+    log = lab_dir(plan.prefix) / "logs" / "derper.log"
+    process = start_detached(["ip", "netns", "exec", plan.derp_namespace, derper, *argv[1:]],
+                             log, {})
+    ca = server_out(plan.prefix) / "tls" / "ca.crt"
+
+    def answers() -> bool:
+        probe = subprocess.run(["ip", "netns", "exec", plan.derp_namespace, "curl", "-fsS",
+                                "--cacert", str(ca), "--resolve",
+                                f"{DERP_REGION_HOST}:443:127.0.0.1",
+                                f"https://{DERP_REGION_HOST}/derp/probe"],
+                               capture_output=True, timeout=10)
+        return probe.returncode == 0
+
+    _wait("derper", answers, process, log)
+    return int(process.pid)
 
 
 def _make_host_namespace(plan: LabPlan, run: Any, etc_dir: Path, fqdn: str,

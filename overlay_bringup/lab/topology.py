@@ -45,6 +45,13 @@ PEER_RELAY_NAME = "dmz"
 PEER_RELAY_PORT = 40641
 PEER_RELAY_ROUTER_IP = "198.19.1.1"
 PEER_RELAY_IP = "198.19.1.2"
+#: ``--derp-region``: a second DERP region (the real derper) in a library building, namespace
+#: ``P-dl``; the last robot stands in the library: it reaches STUN only there, so it homes there
+DERP_REGION_ID = 901
+DERP_REGION_CODE = "library"
+DERP_REGION_HOST = "derp-library.lab.example.edu"
+DERP_REGION_ROUTER_IP = "198.19.2.1"
+DERP_REGION_IP = "198.19.2.2"
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 
 
@@ -94,6 +101,8 @@ class LabPlan:
     campus: str = "restrictive"
     #: tailscale overlay: a peer relay host the campus lets robots reach on one UDP port
     peer_relay: bool = False
+    #: tailscale overlay: a second DERP region (derper) where the last robot homes
+    derp_region: bool = False
 
     @property
     def server_namespace(self) -> str:
@@ -106,6 +115,19 @@ class LabPlan:
     @property
     def peer_relay_veth(self) -> str:
         return f"{self.prefix}-vp"
+
+    @property
+    def derp_namespace(self) -> str:
+        return f"{self.prefix}-dl"
+
+    @property
+    def derp_veth(self) -> str:
+        return f"{self.prefix}-vd"
+
+    @property
+    def library_robot(self) -> RobotPlan | None:
+        """The robot in the library building (with ``derp_region``): the last one."""
+        return self.robots[-1] if self.derp_region else None
 
     @property
     def server_veth(self) -> str:
@@ -138,7 +160,9 @@ class LabPlan:
     def namespaces(self) -> list[str]:
         server = [self.server_namespace] if self.overlay == "tailscale" else []
         relay = [self.peer_relay_namespace] if self.peer_relay else []
-        return [self.router_namespace, *server, *relay] + [r.namespace for r in self.robots]
+        derp = [self.derp_namespace] if self.derp_region else []
+        return ([self.router_namespace, *server, *relay, *derp]
+                + [r.namespace for r in self.robots])
 
 
 def validate_prefix(prefix: str) -> str:
@@ -152,7 +176,8 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
              impairments: dict[str, Impairment] | None = None,
              relays: dict[frozenset[str], float] | None = None,
              underlay_tests: bool = False, overlay: str = "wireguard",
-             campus: str = "restrictive", peer_relay: bool = False) -> LabPlan:
+             campus: str = "restrictive", peer_relay: bool = False,
+             derp_region: bool = False) -> LabPlan:
     """Compute every name, address and relay route of a lab of ``robot_count`` robots."""
     validate_prefix(prefix)
     if overlay not in OVERLAYS:
@@ -161,6 +186,8 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
         raise InputError(f"campus {campus!r} is not one of {', '.join(CAMPUS_MODES)}")
     if peer_relay and overlay != "tailscale":
         raise InputError("--peer-relay needs --overlay tailscale (peer relays are Tailscale's)")
+    if derp_region and overlay != "tailscale":
+        raise InputError("--derp-region needs --overlay tailscale (DERP is Tailscale's relay)")
     if not 2 <= robot_count <= MAX_ROBOTS:
         raise InputError(f"robot count {robot_count} is out of range (expected 2..{MAX_ROBOTS})")
     impairments = dict(impairments or {})
@@ -197,7 +224,7 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
                                      robot_b=b.name, delay_ms=delay))
     return LabPlan(prefix=prefix, robots=robots, relay_routes=tuple(routes),
                    underlay_tests=underlay_tests, overlay=overlay, campus=campus,
-                   peer_relay=peer_relay)
+                   peer_relay=peer_relay, derp_region=derp_region)
 
 
 def _loss_rules(robots: tuple[RobotPlan, ...]) -> list[str]:
@@ -255,6 +282,19 @@ def campus_ruleset(plan: LabPlan, campus: str) -> str:
     relay = (f"    ip saddr {robots} ip daddr {PEER_RELAY_IP} udp dport {PEER_RELAY_PORT} accept\n"
              f"    ip saddr {PEER_RELAY_IP} udp sport {PEER_RELAY_PORT} ip daddr {robots} accept\n"
              if plan.peer_relay else "")
+    library = plan.library_robot
+    stun_from = members
+    if library is not None:
+        # the library robot's STUN reaches only the library's DERP: it homes there. Everyone
+        # reaches the library's DERP over TLS (to talk to robots that home there).
+        stun_from = f"{{ {', '.join(_subnets_except(plan, library))}"
+        stun_from += f", {PEER_RELAY_IP} }}" if plan.peer_relay else " }"
+        relay += (f"    ip saddr {robots} ip daddr {DERP_REGION_IP} tcp dport 443 accept\n"
+                  f"    ip saddr {DERP_REGION_IP} tcp sport 443 ip daddr {robots} accept\n"
+                  f"    ip saddr {library.underlay_ip} ip daddr {DERP_REGION_IP} udp dport 3478 "
+                  "accept\n"
+                  f"    ip saddr {DERP_REGION_IP} udp sport 3478 ip daddr {library.underlay_ip} "
+                  "accept\n")
     return f"""table inet overlay_lab
 delete table inet overlay_lab
 table inet overlay_lab {{
@@ -268,8 +308,8 @@ table inet overlay_lab {{
     jump underlay_loss
     ip saddr {members} ip daddr {SERVER_IP} tcp dport 443 accept
     ip saddr {SERVER_IP} tcp sport 443 ip daddr {members} accept
-    ip saddr {members} ip daddr {SERVER_IP} udp dport 3478 accept
-    ip saddr {SERVER_IP} udp sport 3478 ip daddr {members} accept
+    ip saddr {stun_from} ip daddr {SERVER_IP} udp dport 3478 accept
+    ip saddr {SERVER_IP} udp sport 3478 ip daddr {stun_from} accept
 {relay}    jump campus
 {_underlay_test_rules(plan, stateless=True)}  }}
   chain input {{
@@ -281,6 +321,10 @@ table inet overlay_lab {{
   }}
 }}
 """
+
+
+def _subnets_except(plan: LabPlan, robot: RobotPlan) -> list[str]:
+    return [r.underlay_subnet for r in plan.robots if r is not robot]
 
 
 def campus_chain_rules(campus: str) -> str:

@@ -13,7 +13,7 @@ from overlay_monitor.files import write_atomic
 from . import dashboard, prometheus
 from .apply import apply_inventory, rotate_keys
 from .backup import restore_backup, write_backup
-from .deployment import bundle_readme, systemd_unit
+from .deployment import bundle_readme, derper_readme, systemd_unit
 from .headscale_api import HeadscaleClient, read_api_key
 from .headscale_config import HEADSCALE_VERSION, render_config, render_derp_map
 from .inventory import Inventory, InventoryError, load_inventory
@@ -148,9 +148,15 @@ def _generate(inv: Inventory, out: Path, rotate: bool, root: str = "") -> None:
         bundle = out / "bundles" / team.name
         lines.append(_write(bundle / "ca.crt", ca.path.read_bytes()))
         lines.append(_write(bundle / "README.md", bundle_readme(inv, team)))
+    certs = [("CA certificate", ca), ("server certificate", cert)]
+    for region in inv.extra_regions:  # each extra region's derper: its certificate and how to run
+        folder = out / "derp" / region.code
+        certs.append((f"DERP certificate of {region.host}",
+                      ensure_server_cert(folder, ca, region.host, (), rotate, name=region.host)))
+        lines.append(_write(folder / "README.md", derper_readme(inv, region)))
     for line in lines:
         print(line)
-    for what, result in (("CA certificate", ca), ("server certificate", cert)):
+    for what, result in certs:
         verb = "kept" if result.reused else "made"
         print(f"{verb} {what} {result.path} (key {result.key_path}, 0600)\n"
               f"    SHA-256 {result.fingerprint}")

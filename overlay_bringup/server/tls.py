@@ -107,8 +107,10 @@ def _fits(cert: x509.Certificate, ca: x509.Certificate, fqdn: str,
 
 
 def ensure_server_cert(directory: Path, ca: CertResult, fqdn: str, addresses: tuple[str, ...],
-                       rotate: bool = False) -> CertResult:
-    cert_path, key_path = directory / "server.crt", directory / "server.key"
+                       rotate: bool = False, name: str = "server") -> CertResult:
+    """``name``.crt and ``name``.key in ``directory``, for ``fqdn`` (and ``addresses``), signed
+    by the CA; an existing one that still fits (names, issuer, not near expiry) is kept."""
+    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
     loaded_ca = _load(ca.path, ca.key_path)
     if loaded_ca is None:
         raise InputError(f"{ca.path}: the CA is missing")

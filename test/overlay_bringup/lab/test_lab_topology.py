@@ -104,3 +104,16 @@ def test_peer_relay_lab_lets_robots_reach_the_relay_port_only():
 def test_peer_relay_lab_needs_the_tailscale_overlay():
     with pytest.raises(InputError, match="--peer-relay needs --overlay tailscale"):
         plan_lab(3, "x", peer_relay=True)
+
+
+def test_derp_region_lab_homes_the_last_robot_in_the_library():
+    plan = plan_lab(3, "x", overlay="tailscale", derp_region=True)
+    assert plan.library_robot.name == "r3" and "x-dl" in plan.namespaces()
+    rules = router_ruleset(plan)
+    # STUN at the server: every robot but the library one; at the library: only that one
+    assert ("ip saddr { 198.18.1.0/24, 198.18.2.0/24 } ip daddr 198.19.0.2 udp dport 3478"
+            in rules)
+    assert "ip saddr 198.18.3.2 ip daddr 198.19.2.2 udp dport 3478 accept" in rules
+    assert "ip saddr 198.18.0.0/16 ip daddr 198.19.2.2 tcp dport 443 accept" in rules
+    with pytest.raises(InputError, match="--derp-region needs --overlay tailscale"):
+        plan_lab(3, "x", derp_region=True)

@@ -178,3 +178,21 @@ def test_apply_replaces_a_used_single_use_key_and_says_why(tmp_path, headscale, 
     again = _run("apply", "--inventory", str(fleet), *common)
     assert "issued key 4 for team team-a" in again.stdout
     assert "replacing key 1, which was used (single use)" in again.stdout
+
+
+def test_generate_makes_each_extra_derp_region_a_certificate_and_instructions(tmp_path):
+    from cryptography import x509
+
+    out = tmp_path / "out"
+    assert _run("generate", "--inventory", str(EXAMPLE), "--out", str(out)).returncode == 0
+    folder = out / "derp" / "library"
+    host = "derp-library.lab.example.edu"
+    cert = x509.load_pem_x509_certificate((folder / f"{host}.crt").read_bytes())
+    ca = x509.load_pem_x509_certificate((out / "tls" / "ca.crt").read_bytes())
+    assert cert.issuer == ca.subject
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == [host]
+    assert stat.S_IMODE(os.stat(folder / f"{host}.key").st_mode) == 0o600
+    readme = (folder / "README.md").read_text()
+    assert f"derper --hostname={host} -a=:443 --http-port=-1 --stun-port=3478" in readme
+    assert "--certmode=manual --certdir=/etc/derper" in readme

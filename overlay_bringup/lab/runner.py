@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -312,36 +313,34 @@ def restart_tailscaled(prefix: str, robot: str) -> LabState:
     return state
 
 
+def _set_process(prefix: str, pid_field: str, up: bool, start: Any, missing: str) -> LabState:
+    """Stop the lab process whose pid is ``pid_field`` of the state, or ``start(state)`` it
+    again (returns its pid) when it is not running."""
+    state = require_state(prefix)
+    pid = getattr(state, pid_field)
+    if not pid:
+        raise LabError(f"lab {prefix!r} has no {missing}")
+    if not up:
+        tailscale_lab.stop_process(pid)
+    elif not psutil.pid_exists(pid):
+        setattr(state, pid_field, start(state))
+    save_state(state)
+    return state
+
+
 def set_server(prefix: str, up: bool) -> LabState:
     """Stop a tailscale lab's headscale, or start it again with its database (a server outage
     as robots and admins see it)."""
-    state = require_state(prefix)
-    if state.overlay != "tailscale":
-        raise LabError(f"lab {prefix!r} has no headscale: 'overlay-lab up --overlay tailscale'")
-    if up:
-        if not psutil.pid_exists(state.server_pid):
-            state.server_pid = int(tailscale_lab.start_headscale(
-                prefix, state.server_namespace, _start_detached).pid)
-    else:
-        tailscale_lab.stop_process(state.server_pid)
-    save_state(state)
-    return state
+    return _set_process(prefix, "server_pid", up, lambda state: int(
+        tailscale_lab.start_headscale(prefix, state.server_namespace, _start_detached).pid),
+        "headscale: 'overlay-lab up --overlay tailscale'")
 
 
 def set_peer_relay(prefix: str, up: bool) -> LabState:
     """Take a running lab's peer relay down (its tailscaled stops) or bring it back."""
-    state = require_state(prefix)
-    if not state.peer_relay_pid:
-        raise LabError(f"lab {prefix!r} has no peer relay: 'overlay-lab up --overlay tailscale "
-                       "--peer-relay'")
-    if up:
-        if not psutil.pid_exists(state.peer_relay_pid):
-            state.peer_relay_pid = tailscale_lab.start_peer_relay(state, _start_detached,
-                                                                  join=False)
-    else:
-        tailscale_lab.stop_process(state.peer_relay_pid)
-    save_state(state)
-    return state
+    return _set_process(prefix, "peer_relay_pid", up, lambda state: tailscale_lab.start_peer_relay(
+        state, _start_detached, join=False),
+        "peer relay: 'overlay-lab up --overlay tailscale --peer-relay'")
 
 
 def switch_campus(prefix: str, campus: str) -> LabState:

@@ -54,16 +54,9 @@ def test_server_generate_writes_everything_and_keeps_it_the_second_time(tmp_path
 
 
 def test_server_apply_converges_and_a_second_run_changes_nothing(tmp_path, headscale, headscale_tls):
-    out = tmp_path / "server"
-    key_file = tmp_path / "api.key"
-    key_file.write_text(TEST_API_KEY)
-    key_file.chmod(0o600)
-    inv = yaml.safe_load(EXAMPLE.read_text())
-    inv["server"]["policy_mode"] = "database"
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(yaml.safe_dump(inv))
-    args = ("apply", "--inventory", str(fleet), "--url", headscale.url, "--api-key-file",
-            str(key_file), "--ca-file", str(headscale_tls[0].path), "--out", str(out))
+    out = tmp_path / "out"
+    _, fleet, common = _apply_world(tmp_path, headscale, headscale_tls)
+    args = ("apply", "--inventory", str(fleet), *common)
     first = _run(*args)
     assert first.returncode == 0, first.stderr
     assert "changed: created user fleet (id 1)" in first.stdout

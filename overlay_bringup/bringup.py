@@ -61,10 +61,10 @@ def bring_up(options: BringupOptions) -> BringupPlan:
         if not options.auth_key_file:
             raise InputError("login_server is set but auth_key_file is empty: give the "
                              "team's auth.key (from its enrolment bundle)")
-        request = JoinRequest(options.login_server, options.auth_key_file,
-                              options.robot_name or socket.gethostname(), options.tags,
-                              relay_server_port=options.relay_server_port)
-        result = join(request, options.socket_path, options.tailscale, options.ca_file or None)
+        join_request = JoinRequest(options.login_server, options.auth_key_file,
+                                   options.robot_name or socket.gethostname(), options.tags,
+                                   relay_server_port=options.relay_server_port)
+        result = join(join_request, options.socket_path, options.tailscale, options.ca_file or None)
         result.guard_route = guard_note = (ensure_guard_route() if options.guard_route
                                            else "guard route not asked (guard_route:=false)")
         if options.relay_server_port:

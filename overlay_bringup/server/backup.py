@@ -94,6 +94,13 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
+def _bundle_files(bundles: Path | None) -> list[tuple[str, Path]]:
+    if bundles is None or not bundles.is_dir():
+        return []
+    return [(f"bundles/{path.relative_to(bundles)}", path) for path in sorted(bundles.rglob("*"))
+            if path.is_file()]
+
+
 def write_backup(config_file: Path, out: Path, bundles: Path | None = None) -> list[str]:
     """Write the backup to ``out`` (0600, atomically); returns the member names."""
     paths = server_paths(config_file)
@@ -109,11 +116,9 @@ def write_backup(config_file: Path, out: Path, bundles: Path | None = None) -> l
                 if path.is_file():
                     _add_bytes(tar, name, path.read_bytes())
                     members.append(name)
-            for path in sorted(bundles.rglob("*")) if bundles and bundles.is_dir() else []:
-                if path.is_file():
-                    name = f"bundles/{path.relative_to(bundles)}"
-                    _add_bytes(tar, name, path.read_bytes())
-                    members.append(name)
+            for name, path in _bundle_files(bundles):
+                _add_bytes(tar, name, path.read_bytes())
+                members.append(name)
             manifest = {"database": str(paths.database),
                         "files": {n: str(p) for n, p in paths.files.items() if n in members},
                         "bundles": str(bundles) if bundles else None, "members": members}

@@ -335,7 +335,7 @@ def _relay_errors(raw: dict[str, Any], team_names: list[str],
     for i, relay in enumerate(raw.get("relays") or []):
         if not isinstance(relay, dict):
             continue
-        name = relay.get("name")
+        name = str(relay.get("name"))
         if name in names:
             errors.append(f"relays[{i}].name: relay {name!r} is defined twice")
         names.append(name)

@@ -19,7 +19,7 @@ def test_paths_experiment_writes_three_paths_side_by_side(tmp_path):
     real_components_preconditions()
     dataset, report = tmp_path / "paths.jsonl", tmp_path / "report"
     result = subprocess.run([*overlay_cli("overlay-lab"), "paths", "--prefix", PREFIX,
-                             "--seconds", "3", "--dataset", str(dataset), "--report",
+                             "--seconds", "2", "--dataset", str(dataset), "--report",
                              str(report)], capture_output=True, text=True, timeout=900)
     print(result.stdout[-3000:])
     assert result.returncode == 0, result.stderr[-2000:]

@@ -18,13 +18,7 @@ from .discovery import DiscoveryRequest, generate
 from .discovery.files import DEFAULT_DIR, environment, write_config
 from .discovery.live import peer_addresses, self_address
 from .join.plan import JoinRequest
-from .join.runner import (
-    default_result_path,
-    ensure_guard_route,
-    ensure_relay_server,
-    join,
-    write_result,
-)
+from .join.runner import default_result_path, ensure_guard_route, join, write_result
 
 
 @dataclass(frozen=True)
@@ -67,10 +61,8 @@ def bring_up(options: BringupOptions) -> BringupPlan:
         result = join(join_request, options.socket_path, options.tailscale, options.ca_file or None)
         result.guard_route = guard_note = (ensure_guard_route() if options.guard_route
                                            else "guard route not asked (guard_route:=false)")
-        if options.relay_server_port:
-            result.relay_server_port = ensure_relay_server(options.relay_server_port,
-                                                           options.socket_path, options.tailscale)
-            guard_note += f"; serving as a peer relay on UDP port {options.relay_server_port}"
+        if result.relay_server_port:
+            guard_note += f"; serving as a peer relay on UDP port {result.relay_server_port}"
         write_result(result, default_result_path())
         snapshot = result.snapshot
         joined = "already joined" if result.action.value == "nothing" else "joined"

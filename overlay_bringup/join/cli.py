@@ -10,14 +10,7 @@ from overlay_monitor.backends.base import DEFAULT_SOCKET
 from overlay_monitor.cli_support import run_cli
 
 from .plan import JoinRequest
-from .runner import (
-    default_result_path,
-    ensure_guard_route,
-    ensure_relay_server,
-    install_ca,
-    join,
-    write_result,
-)
+from .runner import default_result_path, ensure_guard_route, install_ca, join, write_result
 
 EXAMPLES = """examples:
   sudo overlay-join --login-server https://headscale.lab.example.edu \\
@@ -68,9 +61,6 @@ def run(args: argparse.Namespace) -> int:
                           accept_dns=args.accept_dns == "true", timeout_s=args.timeout,
                           relay_server_port=args.relay_server_port)
     result = join(request, args.socket, args.tailscale, args.ca_file)
-    if request.relay_server_port:
-        result.relay_server_port = ensure_relay_server(request.relay_server_port, args.socket,
-                                                       args.tailscale)
     result.guard_route = "not asked (--no-guard-route)" if args.no_guard_route \
         else ensure_guard_route()
     path = write_result(result, args.out or default_result_path())

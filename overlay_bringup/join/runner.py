@@ -95,6 +95,17 @@ def check_server(url: str, ca_file: str | None, timeout_s: float = 10.0) -> None
 def join(request: JoinRequest, socket_path: str, tailscale: str = "tailscale",
          ca_file: str | None = None, check_server_first: bool = True,
          poll_s: float = 0.2) -> JoinResult:
+    """Join (or find this machine already joined), then serve as a peer relay when the request
+    names a port."""
+    result = _join_tailnet(request, socket_path, tailscale, ca_file, check_server_first, poll_s)
+    if request.relay_server_port:
+        result.relay_server_port = ensure_relay_server(request.relay_server_port, socket_path,
+                                                       tailscale)
+    return result
+
+
+def _join_tailnet(request: JoinRequest, socket_path: str, tailscale: str, ca_file: str | None,
+                  check_server_first: bool, poll_s: float) -> JoinResult:
     problems = validate(request)
     if problems:
         raise InputError("; ".join(problems))

@@ -13,7 +13,6 @@ so ``overlay-linktest report`` shows the three paths side by side.
 """
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -25,13 +24,11 @@ from typing import Any
 
 from overlay_monitor.linktest.dataset import LinkTestRecord, append_records, load_records
 
-from ..discovery import DiscoveryRequest, generate
-from ..discovery.files import environment, write_config
 from . import LabError
 from .impairments import Impairment
-from .ros_demo import chatter_argv
+from .ros_demo import chatter_argv, last_json_line, robot_env
 from .runner import lab_down, lab_up, robot_exec_argv, set_peer_relay, switch_campus
-from .state import LabState, lab_dir
+from .state import LabState
 from .topology import UNDERLAY_DDS_DOMAIN, plan_lab
 
 #: (location suffix, campus, relay up, what `tailscale ping` must say)
@@ -57,7 +54,7 @@ class ExperimentOptions:
         return Impairment(rate_kbit=self.rate_kbit, loss_percent=self.loss_percent)
 
 
-def _wait_path(state: LabState, source: str, target_ip: str, pattern: str,
+def wait_path(state: LabState, source: str, target_ip: str, pattern: str,
                timeout_s: float = 90.0) -> str:
     """`tailscale ping` until the path matches ``pattern``; returns what it said last."""
     deadline = time.monotonic() + timeout_s
@@ -75,27 +72,6 @@ def _wait_path(state: LabState, source: str, target_ip: str, pattern: str,
                    f"(expected {pattern})")
 
 
-def _underlay_env(state: LabState, robot: str, directory: Path) -> dict[str, str]:
-    """The generated Fast DDS peer profile, bound to the underlay addresses (the baseline)."""
-    me = state.robot(robot)
-    request = DiscoveryRequest("fastdds-peers", me.underlay_ip,
-                               tuple(r.underlay_ip for r in state.robots), interface="eth0",
-                               domain_id=UNDERLAY_DDS_DOMAIN)
-    config = generate(request)
-    write_config(config, directory / robot)
-    return environment(config, directory / robot)
-
-
-def _overlay_env(state: LabState, robot: str, directory: Path) -> dict[str, str]:
-    me = state.robot(robot)
-    request = DiscoveryRequest("fastdds-peers", me.overlay_ip,
-                               tuple(r.overlay_ip for r in state.robots),
-                               interface=me.interface, domain_id=OVERLAY_DOMAIN)
-    config = generate(request)
-    write_config(config, directory / robot)
-    return environment(config, directory / robot)
-
-
 def ros_messages(state: LabState, envs: tuple[dict[str, str], dict[str, str]], size: int,
                  options: ExperimentOptions) -> dict[str, Any]:
     """One chatter test r1 -> r2: what was sent, what arrived and how late."""
@@ -108,16 +84,11 @@ def ros_messages(state: LabState, envs: tuple[dict[str, str], dict[str, str]], s
                                        "--size", str(size)),
                           capture_output=True, text=True, timeout=options.seconds + 60)
     out, _ = listen.communicate(timeout=options.seconds + 60)
-    heard, sent = _last_json(out), _last_json(talk.stdout)
+    heard, sent = last_json_line(out), last_json_line(talk.stdout)
     return {"size_bytes": size, "rate_hz": options.rate_hz,
             "sent": int(sent.get("sent", 0)), "received": int(heard.get("received", 0)),
             "latency_ms_median": heard.get("latency_ms_median"),
             "latency_ms_p95": heard.get("latency_ms_p95")}
-
-
-def _last_json(text: str) -> dict[str, Any]:
-    lines = text.strip().splitlines()
-    return json.loads(lines[-1]) if lines else {}
 
 
 def link_test(state: LabState, location: str, options: ExperimentOptions) -> list[LinkTestRecord]:
@@ -152,16 +123,15 @@ def run_experiment(options: ExperimentOptions, dataset: Path,
     records: list[LinkTestRecord] = []
     try:
         server.stdout.readline()  # type: ignore[union-attr]  # "serving on …"
-        work = lab_dir(options.prefix) / "paths"
-        overlay_envs = (_overlay_env(state, "r1", work / "overlay"),
-                        _overlay_env(state, "r2", work / "overlay"))
-        underlay_envs = (_underlay_env(state, "r1", work / "underlay"),
-                         _underlay_env(state, "r2", work / "underlay"))
+        overlay_envs = (robot_env(state, "r1", domain_id=OVERLAY_DOMAIN),
+                        robot_env(state, "r2", domain_id=OVERLAY_DOMAIN))
+        underlay_envs = (robot_env(state, "r1", domain_id=UNDERLAY_DDS_DOMAIN, underlay=True),
+                         robot_env(state, "r2", domain_id=UNDERLAY_DDS_DOMAIN, underlay=True))
         target_ip = state.robot("r2").overlay_ip
         for name, campus, relay_up, pattern in PATHS:
             switch_campus(options.prefix, campus)
             set_peer_relay(options.prefix, relay_up)
-            via = _wait_path(state, "r1", target_ip, pattern)
+            via = wait_path(state, "r1", target_ip, pattern)
             say(f"{name}: r1 -> r2 via {via}")
             measured = link_test(state, f"r1-r2 {name}", options)
             for record in measured:

@@ -16,12 +16,21 @@ from .state import LabState, lab_dir
 
 
 def robot_env(state: LabState, robot: str, mode: str = "fastdds-peers",
-              domain_id: int = 42) -> dict[str, str]:
+              domain_id: int = 42, underlay: bool = False) -> dict[str, str]:
+    """The discovery environment ``overlay-discovery`` makes for ``robot``, with the lab's
+    robots as its peers; ``underlay``: bound to the plain network's addresses instead (a
+    baseline to compare the overlay with)."""
     me = state.robot(robot)
-    request = DiscoveryRequest(mode, me.overlay_ip, tuple(r.overlay_ip for r in state.robots),
-                               interface=me.interface, domain_id=domain_id)
+    if underlay:
+        request = DiscoveryRequest(mode, me.underlay_ip,
+                                   tuple(r.underlay_ip for r in state.robots),
+                                   interface="eth0", domain_id=domain_id)
+    else:
+        request = DiscoveryRequest(mode, me.overlay_ip, tuple(r.overlay_ip for r in state.robots),
+                                   interface=me.interface, domain_id=domain_id)
     config = generate(request)
-    directory = lab_dir(state.prefix) / "discovery" / mode / me.name
+    directory = (lab_dir(state.prefix) / "discovery" / (f"{mode}-underlay" if underlay else mode)
+                 / me.name)
     write_config(config, directory)
     return environment(config, directory)
 
@@ -47,9 +56,14 @@ def talker_and_listeners(state: LabState, duration_s: float = 8.0,
     results = {}
     for name, proc in procs.items():
         out, _ = proc.communicate(timeout=duration_s + 30)
-        lines = out.strip().splitlines()
-        results[name] = json.loads(lines[-1]) if lines else {"received": 0, "first_s": None}
+        results[name] = last_json_line(out) or {"received": 0, "first_s": None}
     return results
+
+
+def last_json_line(text: str) -> dict[str, Any]:
+    """The JSON object on the last line a chatter printed (empty when it printed nothing)."""
+    lines = text.strip().splitlines()
+    return json.loads(lines[-1]) if lines else {}
 
 
 def show_talker_and_listeners(state: LabState, console: Any) -> bool:

@@ -515,8 +515,9 @@ def robot_exec_argv(state: LabState, robot: str, argv: list[str]) -> list[str]:
         return tailscale_lab.peer_relay_exec_argv(state.prefix, argv)
     target = state.robot(robot)
     # its own HOME: ~/.ros (logs, the discovery files robot.launch.py writes) per robot
-    env = [f"{k}={v}" for k, v in tailscale_lab.robot_env(state.prefix, target.name).items()]
-    Path(env[0].split("=", 1)[1]).mkdir(parents=True, exist_ok=True)
+    robot_env = tailscale_lab.robot_env(state.prefix, target.name)
+    Path(robot_env["HOME"]).mkdir(parents=True, exist_ok=True)
+    env = [f"{k}={v}" for k, v in robot_env.items()]
     if state.overlay != "tailscale":
         return netns_exec_argv(target.namespace, ["env", *env, *argv],
                                shm_dir(state.prefix, target.name))

@@ -34,6 +34,8 @@ from overlay_monitor.errors import OverlayError
 from overlay_monitor.files import write_atomic, write_secret
 
 from ..components import require_components
+from ..server.deployment import derper_argv
+from ..server.inventory import load_inventory, relay_identity_name
 from . import LabError
 from .state import LabState, RobotState, lab_dir
 from .topology import (
@@ -51,6 +53,7 @@ from .topology import (
     TAILSCALED_PORT,
     LabPlan,
     RobotPlan,
+    peer_relay_namespace,
 )
 
 #: where a robot's own folders are bind-mounted inside every command the lab runs in it
@@ -70,6 +73,11 @@ def server_root(prefix: str) -> Path:
 def server_out(prefix: str) -> Path:
     """The folder ``overlay-server generate`` writes: the server's /etc/headscale."""
     return server_root(prefix) / "etc" / "headscale"
+
+
+def inventory_file(prefix: str) -> Path:
+    """The lab's fleet inventory (config/lab-fleet.yaml fitted to the lab), as the server got it."""
+    return lab_dir(prefix) / "server" / "inventory.yaml"
 
 
 def api_key_file(prefix: str) -> Path:
@@ -170,18 +178,15 @@ def make_derp_namespace(plan: LabPlan, run: Any, etc_dir: Path, fqdn: str) -> No
 
 
 def start_derper(plan: LabPlan, start_detached: Any) -> int:
-    """The real derper of the library region, with the certificate 'generate' made for it from
-    the fleet CA; returns once it answers its probe over TLS."""
-    from ..server.deployment import derper_argv
-    from ..server.inventory import ExtraRegion
-
+    """The real derper of the lab inventory's extra DERP region (the one headscale announces),
+    with the certificate 'generate' made for it from the fleet CA; returns once it answers its
+    probe over TLS."""
     derper = str(require_components("derper")["derper"])
-    region = ExtraRegion(DERP_REGION_ID, DERP_REGION_CODE, "Library relay", DERP_REGION_HOST,
-                         443, 3478)
+    (region,) = load_inventory(inventory_file(plan.prefix)).extra_regions
     state_dir = lab_dir(plan.prefix) / "derper"
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
-    argv = derper_argv(region, str(server_out(plan.prefix) / "derp" / DERP_REGION_CODE),
+    argv = derper_argv(region, str(server_out(plan.prefix) / "derp" / region.code),
                        str(state_dir / "derper.key"))
     log = lab_dir(plan.prefix) / "logs" / "derper.log"
     process = start_detached(["ip", "netns", "exec", plan.derp_namespace, derper, *argv[1:]],
@@ -191,8 +196,8 @@ def start_derper(plan: LabPlan, start_detached: Any) -> int:
     def answers() -> bool:
         probe = subprocess.run(["ip", "netns", "exec", plan.derp_namespace, "curl", "-fsS",
                                 "--cacert", str(ca), "--resolve",
-                                f"{DERP_REGION_HOST}:443:127.0.0.1",
-                                f"https://{DERP_REGION_HOST}/derp/probe"],
+                                f"{region.host}:{region.https_port}:127.0.0.1",
+                                f"https://{region.host}:{region.https_port}/derp/probe"],
                                capture_output=True, timeout=10)
         return probe.returncode == 0
 
@@ -267,7 +272,7 @@ def start_server(plan: LabPlan, run: Any, start_detached: Any) -> tuple[int, Joi
     """Generate the server from the lab inventory, start headscale, make an API key, apply."""
     tools = require_components("headscale")
     directory = lab_dir(plan.prefix)
-    inventory = directory / "server" / "inventory.yaml"
+    inventory = inventory_file(plan.prefix)
     raw = lab_inventory(plan)
     write_atomic(inventory, yaml.safe_dump(raw, sort_keys=False))
     root, out = server_root(plan.prefix), server_out(plan.prefix)
@@ -377,16 +382,16 @@ def join_argv(server: JoinBundle, robot: str, out: str, *extra: str) -> list[str
 def peer_relay_exec_argv(prefix: str, argv: list[str]) -> list[str]:
     """argv that runs ``argv`` on the lab's peer relay host, with its tailscaled at the default
     path."""
-    return ["ip", "netns", "exec", f"{prefix}-pr",
+    return ["ip", "netns", "exec", peer_relay_namespace(prefix),
             *mount_argv(robot_binds(prefix, PEER_RELAY_NAME), argv)]
 
 
 def start_peer_relay(state: LabState, start_detached: Any, join: bool = True) -> int:
     """The relay host's tailscaled; joined with the relay's bundle and ``--relay-server-port``
     (a restart keeps its state and its relay port: it logs back in by itself)."""
-    bundle = JoinBundle.of(state.prefix, state.server_url, f"relay-{PEER_RELAY_NAME}")
-    pid = start_tailscaled(state.prefix, PEER_RELAY_NAME, f"{state.prefix}-pr", bundle.ca_file,
-                           start_detached)
+    bundle = JoinBundle.of(state.prefix, state.server_url, relay_identity_name(PEER_RELAY_NAME))
+    pid = start_tailscaled(state.prefix, PEER_RELAY_NAME, peer_relay_namespace(state.prefix),
+                           bundle.ca_file, start_detached)
     if join:
         joined = subprocess.run(peer_relay_exec_argv(state.prefix, join_argv(
             bundle, PEER_RELAY_NAME, f"{ROBOT_MOUNTS['lib']}/overlay.json",
@@ -464,7 +469,7 @@ def start_prometheus(state: LabState, start_detached: Any) -> int:
     if prometheus is None:
         raise LabError("prometheus not found: install the Debian package prometheus "
                        "(tools/setup.sh does)")
-    raw = yaml.safe_load((lab_dir(state.prefix) / "server" / "inventory.yaml").read_text())
+    raw = yaml.safe_load(inventory_file(state.prefix).read_text())
     tag = (raw.get("monitoring") or {}).get("tag", "monitoring")
     out = server_out(state.prefix)
     info = JoinBundle.of(state.prefix, state.server_url, tag)

@@ -110,7 +110,7 @@ class LabPlan:
 
     @property
     def peer_relay_namespace(self) -> str:
-        return f"{self.prefix}-pr"
+        return peer_relay_namespace(self.prefix)
 
     @property
     def peer_relay_veth(self) -> str:
@@ -163,6 +163,11 @@ class LabPlan:
         derp = [self.derp_namespace] if self.derp_region else []
         return ([self.router_namespace, *server, *relay, *derp]
                 + [r.namespace for r in self.robots])
+
+
+def peer_relay_namespace(prefix: str) -> str:
+    """The namespace of a lab's peer relay host (``--peer-relay``)."""
+    return f"{prefix}-pr"
 
 
 def validate_prefix(prefix: str) -> str:
@@ -287,8 +292,9 @@ def campus_ruleset(plan: LabPlan, campus: str) -> str:
     if library is not None:
         # the library robot's STUN reaches only the library's DERP: it homes there. Everyone
         # reaches the library's DERP over TLS (to talk to robots that home there).
-        stun_from = f"{{ {', '.join(_subnets_except(plan, library))}"
-        stun_from += f", {PEER_RELAY_IP} }}" if plan.peer_relay else " }"
+        senders = [r.underlay_subnet for r in plan.robots if r is not library]
+        senders += [PEER_RELAY_IP] if plan.peer_relay else []
+        stun_from = f"{{ {', '.join(senders)} }}"
         relay += (f"    ip saddr {robots} ip daddr {DERP_REGION_IP} tcp dport 443 accept\n"
                   f"    ip saddr {DERP_REGION_IP} tcp sport 443 ip daddr {robots} accept\n"
                   f"    ip saddr {library.underlay_ip} ip daddr {DERP_REGION_IP} udp dport 3478 "
@@ -321,10 +327,6 @@ table inet overlay_lab {{
   }}
 }}
 """
-
-
-def _subnets_except(plan: LabPlan, robot: RobotPlan) -> list[str]:
-    return [r.underlay_subnet for r in plan.robots if r is not robot]
 
 
 def campus_chain_rules(campus: str) -> str:

@@ -57,9 +57,6 @@ def _parser() -> argparse.ArgumentParser:
     targets = sub.add_parser("prometheus-targets",
                              help="refresh Prometheus's file-based targets from Headscale's "
                                   "node list (OUT/prometheus/targets/overlay_nodes.json)")
-    targets.add_argument("--url", required=True, help="Headscale server URL (https://…)")
-    targets.add_argument("--api-key-file", required=True, type=Path)
-    targets.add_argument("--ca-file", help="CA certificate to trust")
     targets.add_argument("--out", required=True, type=Path, help="the folder 'generate' wrote")
     targets.add_argument("--port", type=int, default=prometheus.METRICS_PORT,
                          help=f"the exporters' port (default {prometheus.METRICS_PORT})")
@@ -68,9 +65,6 @@ def _parser() -> argparse.ArgumentParser:
                               "the Prometheus host); repeatable")
     status = sub.add_parser("status", help="the fleet's nodes as Headscale sees them: online, "
                                            "last seen, tags, key expiry")
-    status.add_argument("--url", required=True, help="Headscale server URL (https://…)")
-    status.add_argument("--api-key-file", required=True, type=Path)
-    status.add_argument("--ca-file", help="CA certificate to trust")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     report = sub.add_parser("fleet-report",
                             help="the fleet's link history from Prometheus, as PNG plots and "
@@ -84,12 +78,13 @@ def _parser() -> argparse.ArgumentParser:
                                                 "expire the old ones (joined nodes keep working)")
     for verb in (app, rotate):
         verb.add_argument("--inventory", required=True, type=Path)
+        verb.add_argument("--out", required=True, type=Path,
+                          help="the folder 'generate' wrote (keys go into OUT/bundles/<team>/)")
+    for verb in (targets, status, app, rotate):  # the verbs that talk to Headscale's REST API
         verb.add_argument("--url", required=True, help="Headscale server URL (https://…)")
         verb.add_argument("--api-key-file", required=True, type=Path,
                           help="file holding a Headscale API key (0600)")
         verb.add_argument("--ca-file", help="CA certificate to trust (e.g. OUT/tls/ca.crt)")
-        verb.add_argument("--out", required=True, type=Path,
-                          help="the folder 'generate' wrote (keys go into OUT/bundles/<team>/)")
     rotate.add_argument("--team", action="append", default=[],
                         help="only this team (repeatable; default: every team, the monitoring "
                              "host and the relays)")
@@ -164,6 +159,11 @@ def _generate(inv: Inventory, out: Path, rotate: bool, root: str = "") -> None:
           f"{inv.stun_port}/udp (STUN)")
 
 
+def _client(args: argparse.Namespace) -> HeadscaleClient:
+    """The REST client of a verb's --url, --api-key-file and --ca-file."""
+    return HeadscaleClient(args.url, read_api_key(args.api_key_file), args.ca_file)
+
+
 def _status(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
@@ -173,7 +173,7 @@ def _status(args: argparse.Namespace) -> int:
 
     from .fleet_status import COLUMNS, status_json, status_rows
 
-    with HeadscaleClient(args.url, read_api_key(args.api_key_file), args.ca_file) as client:
+    with _client(args) as client:
         nodes = client.list_nodes()
     if args.json:
         print(json.dumps(status_json(nodes), indent=2))
@@ -191,7 +191,7 @@ def _status(args: argparse.Namespace) -> int:
 def _prometheus_targets(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         raise InputError(f"--port {args.port} is out of range (1..65535)")
-    with HeadscaleClient(args.url, read_api_key(args.api_key_file), args.ca_file) as client:
+    with _client(args) as client:
         nodes = client.list_nodes()
     groups = prometheus.file_sd_targets(nodes, args.port,
                                         tuple(args.skip_tag or ["tag:monitoring"]))
@@ -239,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
         _generate(inv, args.out, args.rotate_certs, args.root)
         return 0
     policy_text = render_policy(build_policy(inv))
-    with HeadscaleClient(args.url, read_api_key(args.api_key_file), args.ca_file) as client:
+    with _client(args) as client:
         if args.command == "rotate-keys":
             report = rotate_keys(inv, client, args.out / "bundles", tuple(args.team))
         else:

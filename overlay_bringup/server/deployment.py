@@ -68,10 +68,12 @@ def bundle_readme(inv: Inventory, team: Team) -> str:
     lines = [f"# Enrolment bundle for team {team.name}", "",
              f"Coordination server: {inv.server_url} (HTTPS {inv.https_port}/tcp, "
              f"STUN {inv.stun_port}/udp)",
-             f"ROS domain: {team.ros_domain_id}; discovery: {team.discovery}; tag: {team.tag}", "",
-             "Files: ca.crt (trust it: it signed the server's certificate),",
-             "       auth.key (0600; written by 'overlay-server apply'; never on a command line).", "",
-             "Copy this folder to the robot (e.g. /etc/overlay_bringup/), then run:", ""]
+             f"ROS domain: {team.ros_domain_id}; discovery: {team.discovery}; tag: {team.tag}"]
+    lines += [f"Peer relay: {r.name} (UDP {r.port}); tailscale uses it where robots cannot reach "
+              "each other directly, before DERP." for r in inv.relays_for(team.name)]
+    lines += ["", "Files: ca.crt (trust it: it signed the server's certificate),",
+              "       auth.key (0600; written by 'overlay-server apply'; never on a command line).",
+              "", "Copy this folder to the robot (e.g. /etc/overlay_bringup/), then run:", ""]
     lines += ["    " + launch_arguments(inv, team, robot, "/etc/overlay_bringup/auth.key")
               for robot in team.robots]
     lines += ["", "or, with the tailscale CLI alone:", ""]

@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from overlay_monitor.errors import InputError
+from overlay_monitor.health import RELAY_TAG_PREFIX
 
 from ..discovery.modes import MODE_NAMES
 
@@ -144,6 +145,12 @@ class Person:
         return f"{self.name}@"
 
 
+def relay_identity_name(relay: str) -> str:
+    """The enrolment identity (bundle folder, tag name) of peer relay ``relay``: its tag starts
+    with the prefix the monitor looks for (``tag:relay-``)."""
+    return RELAY_TAG_PREFIX.removeprefix("tag:") + relay
+
+
 @dataclass(frozen=True)
 class Relay:
     """A peer relay: a member that relays WireGuard UDP on ``port`` for the teams and people it
@@ -157,7 +164,7 @@ class Relay:
     @property
     def identity(self) -> Team:
         """The relay's enrolment identity: a pseudo-team with its own tag and key."""
-        return Team(f"relay-{self.name}", (self.name,), 0, "fastdds-peers")
+        return Team(relay_identity_name(self.name), (self.name,), 0, "fastdds-peers")
 
     @property
     def tag(self) -> str:
@@ -212,7 +219,7 @@ class Inventory:
         return self.teams + monitor + tuple(r.identity for r in self.relays)
 
     def relays_for(self, team: str) -> tuple[Relay, ...]:
-        """The peer relays that serve ``team``."""
+        """The peer relays that serve ``team`` (its bundle's README names them)."""
         return tuple(r for r in self.relays if team in r.teams)
 
     @property
@@ -317,14 +324,17 @@ def _semantic_errors(raw: dict[str, Any]) -> list[str]:
     for i, person in enumerate(raw.get("people") or []):
         if not isinstance(person, dict):
             continue
-        for j, team_name in enumerate(person.get("teams") or []):
-            if team_name not in team_names:
-                errors.append(f"people[{i}].teams[{j}]: no team {team_name!r} (teams: "
-                              f"{', '.join(str(t) for t in team_names)})")
+        errors += _unknown_teams(f"people[{i}]", person.get("teams") or [], team_names)
         if person.get("name") in seen_robots:
             errors.append(f"people[{i}].name: {person.get('name')!r} is also a robot's name")
     errors += _relay_errors(raw, team_names, seen_robots)
     return errors
+
+
+def _unknown_teams(where: str, named: list[Any], team_names: list[str]) -> list[str]:
+    """An error for each entry of ``where``.teams that names no team of the inventory."""
+    return [f"{where}.teams[{j}]: no team {team!r} (teams: {', '.join(team_names)})"
+            for j, team in enumerate(named) if team not in team_names]
 
 
 def _relay_errors(raw: dict[str, Any], team_names: list[str],
@@ -345,10 +355,7 @@ def _relay_errors(raw: dict[str, Any], team_names: list[str],
         if not teams and not served_people:
             errors.append(f"relays[{i}]: relay {name!r} serves nobody (expected teams or "
                           "people it relays for)")
-        for j, team in enumerate(teams):
-            if team not in team_names:
-                errors.append(f"relays[{i}].teams[{j}]: no team {team!r} (teams: "
-                              f"{', '.join(str(t) for t in team_names)})")
+        errors += _unknown_teams(f"relays[{i}]", teams, team_names)
         for j, person in enumerate(served_people):
             if person not in people:
                 errors.append(f"relays[{i}].people[{j}]: no person {person!r} in people")

@@ -188,15 +188,19 @@ def ros_rows(records: list[LinkTestRecord]) -> list[dict[str, str]]:
         over = _messages(latest.get((location, "overlay")))
         for size in sorted(set(under) | set(over)):
             u, o = under.get(size, {}), over.get(size, {})
-            loss = (log_change_pct(o["received"], u["received"])
-                    if u.get("received") and o.get("received") else math.nan)
             rate = (o or u).get("rate_hz", math.nan)
             rows.append({"location": location, "message": f"{_size_text(size)} at {rate:g} Hz",
                          "got_under": _got(u), "got_over": _got(o),
-                         "delivery_loss": fmt(loss, " %"),
+                         "delivery_loss": fmt(_delivery_loss(u, o), " %"),
                          "lat_under": fmt(_num(u.get("latency_ms_median")), " ms"),
                          "lat_over": fmt(_num(o.get("latency_ms_median")), " ms")})
     return rows
+
+
+def _delivery_loss(under: dict[str, Any], over: dict[str, Any]) -> float:
+    """ln(delivered underlay / delivered overlay)·100; NaN when either side is missing or
+    delivered nothing."""
+    return log_change_pct(over.get("received", 0), under.get("received", 0))
 
 
 def _num(value: Any) -> float:
@@ -220,10 +224,8 @@ def _log_change_bars(records: list[LinkTestRecord], out: Path) -> str:
         result = overhead(under, over)
         series["TCP throughput loss"].append(result.throughput_loss_pct)
         series["RTT increase"].append(result.rtt_increase_pct)
-        u, o = _messages(under).get(1_000_000, {}), _messages(over).get(1_000_000, {})
-        series["1 MB delivery loss"].append(log_change_pct(o["received"], u["received"])
-                                            if u.get("received") and o.get("received")
-                                            else math.nan)
+        series["1 MB delivery loss"].append(_delivery_loss(_messages(under).get(1_000_000, {}),
+                                                           _messages(over).get(1_000_000, {})))
     fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / len(series)
     for i, (name, values) in enumerate(series.items()):

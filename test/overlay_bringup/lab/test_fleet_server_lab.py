@@ -10,7 +10,7 @@ import yaml
 
 from overlay_bringup.lab.runner import lab_down, lab_up, robot_exec_argv, set_server
 from overlay_bringup.lab.state import lab_dir
-from overlay_bringup.lab.tailscale_lab import api_key_file, server_out
+from overlay_bringup.lab.tailscale_lab import api_key_file, inventory_file, server_out
 from overlay_bringup.lab.topology import plan_lab
 from overlay_bringup.server.tls import ensure_ca
 from overlay_testing import lab_prefix, overlay_cli, real_components_preconditions
@@ -102,7 +102,7 @@ def test_rotate_keys_on_the_real_server(fleet_lab):
     old_id = json.loads((bundle / "key.json").read_text())["id"]
     old_key = (bundle / "auth.key").read_text()
     rotated = _server_cli(state, "rotate-keys", "--inventory",
-                          str(lab_dir(PREFIX) / "server" / "inventory.yaml"), "--out",
+                          str(inventory_file(PREFIX)), "--out",
                           str(server_out(PREFIX)), "--team", "lab")
     assert rotated.returncode == 0, rotated.stderr
     new_id = json.loads((bundle / "key.json").read_text())["id"]
@@ -146,7 +146,7 @@ def test_backup_while_running_and_restore_after_an_outage(fleet_lab, tmp_path):
 
 def test_apply_converges_on_a_changed_inventory(fleet_lab, tmp_path):
     state = fleet_lab
-    inventory = lab_dir(PREFIX) / "server" / "inventory.yaml"
+    inventory = inventory_file(PREFIX)
     raw = yaml.safe_load(inventory.read_text())
     raw["teams"].append({"name": "lab2", "robots": ["x1"], "ros_domain_id": 12})
     bigger = tmp_path / "bigger.yaml"
@@ -166,7 +166,7 @@ def test_apply_converges_on_a_changed_inventory(fleet_lab, tmp_path):
 
 def test_generate_and_apply_three_teams_of_four_robots(fleet_lab, tmp_path):
     state = fleet_lab
-    raw = yaml.safe_load((lab_dir(PREFIX) / "server" / "inventory.yaml").read_text())
+    raw = yaml.safe_load((inventory_file(PREFIX)).read_text())
     raw["teams"] = [{"name": f"team{i}", "robots": [f"t{i}r{j}" for j in range(1, 5)],
                      "ros_domain_id": 20 + i} for i in range(1, 4)]
     raw["people"] = [{"name": "ana", "teams": ["team1", "team2"]},
@@ -188,7 +188,7 @@ def test_generate_and_apply_three_teams_of_four_robots(fleet_lab, tmp_path):
         assert all((out / "bundles" / f"team{i}" / "auth.key").exists() for i in range(1, 4))
     finally:  # the lab's own inventory back (its robots' policy)
         _server_cli(state, "apply", "--inventory",
-                    str(lab_dir(PREFIX) / "server" / "inventory.yaml"), "--out",
+                    str(inventory_file(PREFIX)), "--out",
                     str(server_out(PREFIX)))
     print(f"3 teams, 12 robots, 2 people: generate {generate_s:.2f} s, apply {apply_s:.2f} s "
           "(both including the CLI's start-up)")

@@ -8,8 +8,9 @@ import subprocess
 import time
 
 import pytest
-from lab_probes import keep_talking, monitor_and_probe, monitor_view, run_in, tailscale_view
+from lab_probes import keep_talking, monitor_and_probe, monitor_view, tailscale_view
 
+from overlay_bringup.lab.paths import wait_path
 from overlay_bringup.lab.runner import lab_down, set_peer_relay
 from overlay_bringup.lab.state import load_state
 from overlay_bringup.lab.topology import PEER_RELAY_IP, PEER_RELAY_PORT
@@ -17,6 +18,7 @@ from overlay_testing import lab_prefix, overlay_cli, real_components_preconditio
 
 pytestmark = [pytest.mark.lab, pytest.mark.real]
 PREFIX = lab_prefix("opr")
+PEER_RELAY_PATH = r"^peer-relay\("
 RELAY_ENDPOINT = re.compile(rf"^{re.escape(PEER_RELAY_IP)}:{PEER_RELAY_PORT}:vni:\d+$")
 
 
@@ -38,21 +40,6 @@ def relay_lab():
         lab_down(PREFIX)
 
 
-def _ping_until_peer_relay(state, source, target_ip, timeout_s=60.0):
-    """`tailscale ping` until it answers via the peer relay; the last 'via' and the seconds."""
-    start = time.monotonic()
-    via = ""
-    while time.monotonic() - start < timeout_s:
-        out = run_in(state, source, ["tailscale", "ping", "-c", "1", "--until-direct=false",
-                                     "--timeout", "2s", target_ip]).stdout
-        vias = re.findall(r"via (\S+)", out)
-        via = vias[-1] if vias else out.strip()
-        if via.startswith("peer-relay("):
-            return via, time.monotonic() - start
-        time.sleep(1.0)
-    return via, time.monotonic() - start
-
-
 def test_every_pair_goes_through_the_peer_relay_as_tailscale_and_the_monitor_say(relay_lab):
     state = relay_lab
     times = []
@@ -60,8 +47,9 @@ def test_every_pair_goes_through_the_peer_relay_as_tailscale_and_the_monitor_say
         for other in state.robots:
             if other is robot:
                 continue
-            via, seconds = _ping_until_peer_relay(state, robot.name, other.tailscale_ips[0])
-            times.append(seconds)
+            start = time.monotonic()
+            via = wait_path(state, robot.name, other.tailscale_ips[0], PEER_RELAY_PATH, 60)
+            times.append(time.monotonic() - start)
             assert via.startswith("peer-relay("), (robot.name, other.name, via)
             endpoint = via[len("peer-relay("):-1]
             assert RELAY_ENDPOINT.match(endpoint), endpoint
@@ -83,7 +71,7 @@ def test_relay_down_is_derp_with_an_event_and_a_warning_then_peer_relay_again(re
     pingers = keep_talking(state, 150)
     try:
         with monitor_and_probe(state, "r1", seconds=170) as lines:
-            _ping_until_peer_relay(state, "r1", r2.tailscale_ips[0])
+            wait_path(state, "r1", r2.tailscale_ips[0], PEER_RELAY_PATH, 60)
             lines.until(lambda r: r.get("status", {}).get("r2") == "peer-relay", 30)
             start = time.monotonic()
             _lab("peer-relay", "down")

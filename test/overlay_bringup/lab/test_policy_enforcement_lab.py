@@ -18,6 +18,7 @@ from overlay_bringup.lab.state import lab_dir, save_state
 from overlay_bringup.lab.tailscale_lab import (
     ROBOT_MOUNTS,
     JoinBundle,
+    inventory_file,
     join_argv,
     overlay_server_in,
     server_out,
@@ -50,7 +51,7 @@ def two_teams():
     real_components_preconditions()
     state = lab_up(plan_lab(5, PREFIX, overlay="tailscale", campus="open"), join=False).state
     try:
-        inventory = lab_dir(PREFIX) / "server" / "inventory.yaml"
+        inventory = inventory_file(PREFIX)
         raw = yaml.safe_load(inventory.read_text())
         raw["teams"] = [{"name": "lab", "robots": ["r1", "r2"], "ros_domain_id": 0},
                         {"name": "lab2", "robots": ["r3", "r4"], "ros_domain_id": 1}]

@@ -21,8 +21,7 @@ from overlay_bringup.lab.runner import (
     robot_exec_argv,
     switch_campus,
 )
-from overlay_bringup.lab.state import lab_dir
-from overlay_bringup.lab.tailscale_lab import api_key_file, server_out, stop_tailscaled
+from overlay_bringup.lab.tailscale_lab import api_key_file, inventory_file, server_out, stop_tailscaled
 from overlay_bringup.lab.topology import plan_lab
 from overlay_testing import lab_prefix, overlay_cli, real_components_preconditions
 
@@ -269,7 +268,7 @@ def test_second_apply_on_the_real_server_changes_nothing(ts_lab):
     state = ts_lab.state
     out = server_out(PREFIX)
     argv = ["ip", "netns", "exec", state.server_namespace, *overlay_cli("overlay-server"),
-            "apply", "--inventory", str(lab_dir(PREFIX) / "server" / "inventory.yaml"), "--url",
+            "apply", "--inventory", str(inventory_file(PREFIX)), "--url",
             state.server_url, "--api-key-file", str(api_key_file(PREFIX)),
             "--ca-file", str(out / "tls" / "ca.crt"), "--out", str(out)]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60)

@@ -76,10 +76,10 @@ def bundle_readme(inv: Inventory, team: Team) -> str:
               "", "Copy this folder to the robot (e.g. /etc/overlay_bringup/), then run:", ""]
     lines += ["    " + launch_arguments(inv, team, robot, "/etc/overlay_bringup/auth.key")
               for robot in team.robots]
-    lines += ["", "or, with the tailscale CLI alone:", ""]
+    lines += ["", f"or, with the tailscale CLI alone (the key gives the node {team.tag}; headscale "
+              "0.29 refuses --advertise-tags with a key):", ""]
     lines += [f"    tailscale up --login-server {inv.server_url} --auth-key "
-              f"file:/etc/overlay_bringup/auth.key --hostname {robot} "
-              f"--advertise-tags {team.tag}" for robot in team.robots]
+              f"file:/etc/overlay_bringup/auth.key --hostname {robot}" for robot in team.robots]
     return "\n".join(lines) + "\n"
 
 

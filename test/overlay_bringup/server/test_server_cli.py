@@ -46,7 +46,13 @@ def test_server_generate_writes_everything_and_keeps_it_the_second_time(tmp_path
     assert "made CA certificate" in first.stdout and "SHA-256 " in first.stdout
     assert "443/tcp" in first.stdout and "3478/udp" in first.stdout
     readme = (out / "bundles/team-a/README.md").read_text()
-    assert "robot_name:=robot2" in readme and "--advertise-tags tag:team-a" in readme
+    assert "robot_name:=robot2" in readme
+    # the tailscale-only command joins as the real headscale 0.29.2 allows: tags from the key
+    assert ("tailscale up --login-server https://headscale.lab.example.edu --auth-key "
+            "file:/etc/overlay_bringup/auth.key --hostname robot2\n") in readme
+    commands = [line for line in readme.splitlines() if line.lstrip().startswith("tailscale up")]
+    assert len(commands) == 3 and not any("--advertise-tags" in c for c in commands)
+    assert "Peer relay: dmz-relay (UDP 40641)" in readme
     second = _run("generate", "--inventory", str(EXAMPLE), "--out", str(out))
     assert "kept CA certificate" in second.stdout and "kept server certificate" in second.stdout
     assert f"kept {out / 'config.yaml'} (unchanged)" in second.stdout

@@ -12,9 +12,18 @@ clients from before ``ID`` and ``PeerRelay`` existed.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def go_time(offset: timedelta, now: datetime | None = None) -> str:
+    """``now + offset`` as tailscaled writes times (RFC 3339, UTC, nanoseconds): the shapes'
+    times follow the clock, so nothing here passes into the past as the calendar moves on."""
+    when = (now or datetime.now(timezone.utc)) + offset
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond:06d}000Z"
+
 NEW_VERSION = "1.102.5-overlay"
 #: headscale's user id for tagged nodes ("tagged-devices")
 TAGGED_USER_ID = 2147455555
@@ -28,11 +37,13 @@ def node_key(name: str) -> str:
 def peer_status(hostname: str, ip: str, *, state: str = "direct", region: str = "campus",
                 online: bool | None = None, rx: int = 0, tx: int = 0, tags: list[str] | None = None,
                 client: str = "new", os_name: str = "linux", suffix: str = "fleet.example",
-                last_handshake: str = "2026-11-26T10:00:00.123456789Z", expired: bool = False,
+                last_handshake: str | None = None, expired: bool = False,
                 user_id: int = 1) -> dict[str, Any]:
     """One PeerStatus. ``state``: direct, derp, peer-relay, idle (online, inactive), offline."""
     if online is None:
         online = state != "offline"
+    if last_handshake is None:
+        last_handshake = go_time(-timedelta(seconds=20))
     active = state in ("direct", "derp", "peer-relay")
     raw: dict[str, Any] = {}
     node_id = int(hashlib.sha256(hostname.encode()).hexdigest()[:4], 16)
@@ -62,9 +73,9 @@ def peer_status(hostname: str, ip: str, *, state: str = "direct", region: str = 
     raw.update({
         "RxBytes": rx,
         "TxBytes": tx,
-        "Created": "2026-11-01T08:00:00Z",
-        "LastWrite": "2026-11-26T10:00:01.5Z" if active else GO_ZERO_TIME,
-        "LastSeen": GO_ZERO_TIME if online else "2026-11-25T22:10:00Z",
+        "Created": go_time(-timedelta(days=25)),
+        "LastWrite": go_time(-timedelta(seconds=19)) if active else GO_ZERO_TIME,
+        "LastSeen": GO_ZERO_TIME if online else go_time(-timedelta(hours=12)),
         "LastHandshake": last_handshake if state not in ("offline",) else GO_ZERO_TIME,
         "Online": online,
         "ExitNode": False,
@@ -79,7 +90,7 @@ def peer_status(hostname: str, ip: str, *, state: str = "direct", region: str = 
     if expired:
         raw["Expired"] = True
     if not tags:
-        raw["KeyExpiry"] = "2027-05-25T08:00:00Z"
+        raw["KeyExpiry"] = go_time(timedelta(days=175))
     return raw
 
 

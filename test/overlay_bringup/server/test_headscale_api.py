@@ -24,7 +24,7 @@ def test_api_users_keys_nodes_policy_round_trip(headscale, headscale_tls):
         assert client.health()
         fleet = client.create_user("fleet")
         assert fleet.id == 1 and [u.name for u in client.list_users()] == ["fleet"]
-        expiry = datetime(2027, 1, 1, tzinfo=timezone.utc)
+        expiry = (datetime.now(timezone.utc) + timedelta(days=30)).replace(microsecond=0)
         key = client.create_preauth_key(fleet.id, True, False, expiry, ["tag:team-a"])
         assert key.key.startswith("hskey-auth-") and key.key not in repr(key)
         assert (key.reusable, key.ephemeral, key.acl_tags, key.expiration) == (
@@ -48,7 +48,7 @@ def test_api_users_keys_nodes_policy_round_trip(headscale, headscale_tls):
     create = next(body for method, path, body in headscale.requests
                   if method == "POST" and path == "/api/v1/preauthkey")
     assert create == {"user": "1", "reusable": True, "ephemeral": False,
-                      "expiration": "2027-01-01T00:00:00Z", "aclTags": ["tag:team-a"]}
+                      "expiration": f"{expiry:%Y-%m-%dT%H:%M:%SZ}", "aclTags": ["tag:team-a"]}
 
 
 def test_api_wrong_key_is_401_and_never_echoed(headscale, headscale_tls):

@@ -1,6 +1,7 @@
 """The stand-in Headscale answers with the shapes the real headscale 0.29.2 answered in the lab
 (test/fixtures/real/rest_*.json), and the REST client reads the real responses."""
 import json
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -42,7 +43,7 @@ def test_standin_answers_like_the_real_server(headscale, name, method, path, bod
     headscale.keys.clear()
     _call(headscale, "POST", "/user", {"name": "fleet"})
     _call(headscale, "POST", "/preauthkey", {"user": "1", "reusable": True,
-                                             "expiration": "2030-01-01T00:00:00Z",
+                                             "expiration": f"{datetime.now(timezone.utc) + timedelta(days=90):%Y-%m-%dT%H:%M:%SZ}",
                                              "aclTags": ["tag:lab"]})
     headscale.policy = "{}"
     real_status, real_body = _recorded(name)

@@ -1,6 +1,7 @@
 import os
 import stat
 import subprocess
+from datetime import datetime, timezone
 
 import yaml
 
@@ -131,12 +132,16 @@ def test_rotate_keys_issues_new_keys_and_expires_the_old(tmp_path, headscale, he
     bundle = tmp_path / "out" / "bundles" / "team-a"
     old_key = (bundle / "auth.key").read_text()
     rotated = _run("rotate-keys", "--inventory", str(fleet), "--team", "team-a", *common)
+    after = datetime.now(timezone.utc)
     assert rotated.returncode == 0, rotated.stderr
     assert "changed: issued key 4 for team team-a" in rotated.stdout
     assert "expired key 1 on the server" in rotated.stdout and "team-b" not in rotated.stdout
     assert (bundle / "auth.key").read_text() != old_key
     assert stat.S_IMODE(os.stat(bundle / "auth.key").st_mode) == 0o600
-    assert [k["expiration"] < "2026-12-01" for k in headscale.keys][:2] == [True, False]
+    # key 1 (team-a's old key) now expires no later than the rotation; key 2 (team-b) lives on
+    expirations = [datetime.fromisoformat(k["expiration"].replace("Z", "+00:00"))
+                   for k in headscale.keys]
+    assert [e <= after for e in expirations][:2] == [True, False]
     unknown = _run("rotate-keys", "--inventory", str(fleet), "--team", "team-z", *common)
     assert unknown.returncode == 2 and "no team 'team-z' in the inventory" in unknown.stderr
     again = _run("apply", "--inventory", str(fleet), *common)

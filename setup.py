@@ -29,12 +29,10 @@ setup(
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
-            "overlay-lab = overlay_bringup.lab.cli:main",
             "overlay-status = overlay_monitor.status_cli:main",
             "overlay-server = overlay_bringup.server.cli:main",
             "overlay-discovery = overlay_bringup.discovery.cli:main",
             "overlay-join = overlay_bringup.join.cli:main",
-            "overlay-chatter = overlay_bringup.nodes.chatter:main",
             "overlay-linktest = overlay_monitor.linktest.cli:main",
             "overlay_monitor = overlay_monitor.nodes.monitor_node:main",
             "link_test = overlay_monitor.nodes.link_test_node:main",

@@ -13,10 +13,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from overlay_bringup.lab.impairments import parse_impairments
-from overlay_bringup.lab.ros_demo import chatter_argv, robot_env
-from overlay_bringup.lab.runner import lab_down, lab_up
-from overlay_bringup.lab.topology import plan_lab
+from overlay_lab.impairments import parse_impairments
+from overlay_lab.ros_demo import chatter_argv, discovery_env
+from overlay_lab.runner import lab_down, lab_up
+from overlay_lab.topology import plan_lab
 
 PREFIX = "ovb"
 
@@ -57,7 +57,7 @@ def main() -> None:
     plan = plan_lab(2, PREFIX, parse_impairments([f"r2:loss={args.loss:g}%"]))
     state = lab_up(plan).state
     try:
-        generated = {r: robot_env(state, r) for r in ("r1", "r2")}
+        generated = {r: discovery_env(state, r) for r in ("r1", "r2")}
         sent = int(args.seconds * args.rate)
         print(f"{args.size} B messages at {args.rate:g} Hz for {args.seconds:g} s (~{sent} sent), "
               f"{args.loss:g} % loss on r2's underlay, overlay MTU 1280")

@@ -13,9 +13,9 @@ import subprocess
 import sys
 import time
 
-from overlay_bringup.lab.impairments import parse_impairments
-from overlay_bringup.lab.runner import lab_down, lab_up, robot_exec_argv
-from overlay_bringup.lab.topology import plan_lab
+from overlay_lab.impairments import parse_impairments
+from overlay_lab.runner import lab_down, lab_up, robot_exec_argv
+from overlay_lab.topology import plan_lab
 
 PREFIX = "ova"
 

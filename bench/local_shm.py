@@ -26,10 +26,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from overlay_bringup.discovery.fastdds import NAMESPACE
-from overlay_bringup.lab.ros_demo import chatter_argv, robot_env
-from overlay_bringup.lab.runner import lab_down, lab_up
-from overlay_bringup.lab.state import LabState
-from overlay_bringup.lab.topology import plan_lab
+from overlay_lab.ros_demo import chatter_argv, discovery_env
+from overlay_lab.runner import lab_down, lab_up
+from overlay_lab.state import LabState
+from overlay_lab.topology import plan_lab
 
 PREFIX = "ovshm"
 DOMAIN = 51
@@ -85,7 +85,7 @@ LAYOUTS: dict[str, Edit | None] = {"generated (UDP 1200 B, overlay)": None,
 
 
 def layout_env(state: LabState, robot: str, edit: Edit | None) -> dict[str, str]:
-    env = robot_env(state, robot, "fastdds-peers", domain_id=DOMAIN)
+    env = discovery_env(state, robot, "fastdds-peers", domain_id=DOMAIN)
     if edit is None:
         return env
     path = Path(env["FASTRTPS_DEFAULT_PROFILES_FILE"])

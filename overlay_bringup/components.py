@@ -6,15 +6,11 @@ import os
 import shutil
 from pathlib import Path
 
-from overlay_monitor.errors import OverlayError
+from overlay_monitor.errors import ComponentMissing
 
 COMPONENTS = ("tailscale", "tailscaled", "derper", "headscale")
 #: set by tools/env.sh to <repo>/.components/bin when the pinned versions are built
 COMPONENTS_ENV = "OVERLAY_COMPONENTS_BIN"
-
-
-class ComponentMissing(OverlayError):
-    exit_code = 3
 
 
 def find_component(name: str) -> Path | None:

@@ -6,11 +6,14 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from .errors import OverlayError
+from .errors import OverlayError, exit_codes_help
 
 
 def run_cli(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int],
             argv: list[str] | None = None) -> int:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = f"{parser.epilog.rstrip()}\n\n{exit_codes_help()}" if parser.epilog else \
+        exit_codes_help()
     args = parser.parse_args(argv)
     try:
         return run(args)

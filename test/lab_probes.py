@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from overlay_bringup.lab.runner import robot_exec_argv
+from overlay_lab.runner import robot_exec_argv
 from overlay_testing import overlay_cli
 
 

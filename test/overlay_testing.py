@@ -73,13 +73,25 @@ def real_components_preconditions() -> None:
         skip_or_fail(f"{', '.join(missing)} not built (tools/build_components.sh; needs Go)")
 
 
+#: the fleet inventories the repository ships: the example (config/) and the lab's
+INVENTORY_DIRS = (REPO / "config", REPO / "overlay_lab" / "config")
+
+
+def inventory_path(name: str) -> Path:
+    """A shipped fleet inventory by file name."""
+    for folder in INVENTORY_DIRS:
+        if (folder / name).exists():
+            return folder / name
+    raise FileNotFoundError(f"no inventory {name} in {', '.join(map(str, INVENTORY_DIRS))}")
+
+
 def overlay_cli(name: str) -> list[str]:
     """argv prefix for one of our console scripts: the installed one when on PATH (as the
     README uses it), else the module it points at."""
     found = shutil.which(name)
     if found:
         return [found]
-    modules = {"overlay-lab": "overlay_bringup.lab.cli",
+    modules = {"overlay-lab": "overlay_lab.cli",
                "overlay-status": "overlay_monitor.status_cli",
                "overlay-server": "overlay_bringup.server.cli",
                "overlay-join": "overlay_bringup.join.cli",

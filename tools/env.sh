@@ -11,7 +11,7 @@ source "$_ovl_venv/bin/activate"
 # shellcheck disable=SC1091
 source "$_ovl_repo/install/setup.bash"
 export AMENT_PREFIX_PATH="$AMENT_PREFIX_PATH:$_ovl_venv"
-export PATH="$_ovl_repo/install/overlay_bringup/lib/overlay_bringup:$PATH"
+export PATH="$_ovl_repo/install/overlay_bringup/lib/overlay_bringup:$_ovl_repo/install/overlay_lab/lib/overlay_lab:$PATH"
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 # the real tailscale, tailscaled, derper and headscale, when tools/build_components.sh built them
 if [ -d "$_ovl_repo/.components/bin" ]; then

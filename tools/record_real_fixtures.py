@@ -17,8 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from overlay_bringup.lab.runner import require_state, robot_exec_argv, switch_campus
-from overlay_bringup.lab.tailscale_lab import api_key_file, robot_dir, server_out
+from overlay_lab.runner import require_state, robot_exec_argv, switch_campus
+from overlay_lab.services import api_key_file, server_out
+from overlay_lab.tailnet import member_dir as robot_dir
 
 OUT = Path(__file__).resolve().parents[1] / "test" / "fixtures" / "real"
 _KEYS = re.compile(r"\b(hskey-(?:auth|api)-)[A-Za-z0-9_\-]+")
@@ -206,7 +207,7 @@ def record_up_failures(rec: Recorder) -> None:
     time.sleep(2)
     rec.save("up_expired_key.txt", up(expired),
              "tailscale up with a key created with --expiration 1s, 2 s later")
-    subprocess.run(["kill", str(state.server_pid)], check=False)
+    subprocess.run(["kill", str(state.service("headscale"))], check=False)
     time.sleep(1)
     rec.save("up_server_down.txt", up(key_file=base / "key"),
              "tailscale up while headscale is stopped (nothing listens on 443)")

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from overlay_monitor.errors import OverlayError
+from overlay_monitor.errors import (
+    JoinError,
+    JoinTimeout,
+    KeyRejected,
+    NotOperator,
+    ServerNotTrusted,
+    ServerUnreachable,
+    WaitingForApproval,
+)
 
 HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 #: Tailscale's address range. While tailscaled runs, its own routing table sends it into the
@@ -15,30 +23,6 @@ HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 #: it unreachable instead.
 OVERLAY_RANGE = "100.64.0.0/10"
 GUARD_ROUTE_METRIC = 4000
-
-
-class JoinError(OverlayError):
-    exit_code = 10
-
-
-class ServerUnreachable(JoinError):
-    exit_code = 11
-
-
-class ServerNotTrusted(JoinError):
-    exit_code = 12
-
-
-class KeyRejected(JoinError):
-    exit_code = 13
-
-
-class WaitingForApproval(JoinError):
-    exit_code = 14
-
-
-class JoinTimeout(JoinError):
-    exit_code = 15
 
 
 class Action(str, Enum):
@@ -125,8 +109,14 @@ _FAILURES: list[tuple[re.Pattern[str], type[JoinError], str]] = [
 ]
 
 
-def classify_failure(stderr: str, secret: str = "", health: list[str] | None = None) -> JoinError:
-    """One clear error for what ``tailscale up`` printed (with any secret removed).
+#: what tailscale prints to a user who is neither root nor tailscaled's operator
+_NOT_OPERATOR = re.compile(r"access denied|--operator=", re.I)
+
+
+def classify_failure(stderr: str, secret: str = "", health: list[str] | None = None,
+                     user: str = "") -> JoinError:
+    """One clear error for what ``tailscale up`` printed (with any secret removed); ``user``:
+    who ran it (named in the one command that makes them tailscaled's operator).
 
     tailscale 1.102 prints only "timeout waiting for Tailscale service to enter a Running state"
     when the server is down or not trusted; the reason is in tailscaled's health messages ("The
@@ -138,6 +128,10 @@ def classify_failure(stderr: str, secret: str = "", health: list[str] | None = N
         (line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
     if secret:
         last = last.replace(secret, "<auth key>")
+    if _NOT_OPERATOR.search(stderr):
+        who = user or "$USER"
+        return NotOperator(f"{who} may not change tailscaled's settings: run once, as root, "
+                           f"'tailscale set --operator={who}' (or join as root)")
     for pattern, kind, advice in _FAILURES:
         if pattern.search(text):
             return kind(f"{advice} (tailscale said: {last[:300]})")

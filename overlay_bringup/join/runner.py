@@ -1,6 +1,7 @@
 """Run the join: preconditions, ``tailscale up``, wait for Running, write the result."""
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import shutil
@@ -14,7 +15,16 @@ import httpx
 
 from overlay_monitor.backends.base import DEFAULT_SOCKET
 from overlay_monitor.backends.tailscale import LocalAPIClient
-from overlay_monitor.errors import BackendUnavailable, InputError
+from overlay_monitor.errors import (
+    BackendUnavailable,
+    InputError,
+    JoinError,
+    JoinTimeout,
+    KeyRejected,
+    ServerNotTrusted,
+    ServerUnreachable,
+    WaitingForApproval,
+)
 from overlay_monitor.export import snapshot_to_json
 from overlay_monitor.files import is_private, write_atomic
 from overlay_monitor.models import OverlaySnapshot
@@ -23,13 +33,7 @@ from .plan import (
     GUARD_ROUTE_METRIC,
     OVERLAY_RANGE,
     Action,
-    JoinError,
     JoinRequest,
-    JoinTimeout,
-    KeyRejected,
-    ServerNotTrusted,
-    ServerUnreachable,
-    WaitingForApproval,
     classify_failure,
     decide,
     guard_route_argv,
@@ -137,7 +141,8 @@ def _join_tailnet(request: JoinRequest, socket_path: str, tailscale: str, ca_fil
                 health = client.snapshot().health
             except BackendUnavailable:
                 health = []
-            raise classify_failure(proc.stderr + proc.stdout, health=health)
+            raise classify_failure(proc.stderr + proc.stdout, health=health,
+                                   user=getpass.getuser())
         deadline = time.monotonic() + request.timeout_s
         while True:
             snapshot = client.snapshot()

@@ -17,30 +17,16 @@ from typing import Any
 import httpx
 import msgspec
 
-from overlay_monitor.errors import BackendUnavailable, InputError, OverlayError
+from overlay_monitor.errors import (
+    BackendUnavailable,
+    HeadscaleAuthError,
+    HeadscaleError,
+    HeadscaleNotFound,
+    HeadscaleTLSError,
+    InputError,
+)
 from overlay_monitor.files import is_private
 from overlay_monitor.tailscale_status import parse_go_time
-
-
-class HeadscaleError(OverlayError):
-    """Headscale answered with an error."""
-
-    exit_code = 6
-
-
-class HeadscaleAuthError(HeadscaleError):
-    exit_code = 7
-
-
-class HeadscaleNotFound(HeadscaleError):
-    pass
-
-
-class HeadscaleTLSError(BackendUnavailable):
-    """The server's TLS certificate is not trusted (its own exit code: not 'server down')."""
-
-    exit_code = 8
-
 
 #: headscale >= 0.27 API keys: hskey-api-<12-character prefix>-<64-character secret>
 API_KEY_PREFIX = "hskey-api-"

@@ -20,7 +20,7 @@ from launch import LaunchDescription
 def generate_launch_description() -> LaunchDescription:
     robot = IncludeLaunchDescription(PythonLaunchDescriptionSource(PathJoinSubstitution(
         [FindPackageShare("overlay_bringup"), "launch", "robot.launch.py"])))
-    chatter = ExecuteProcess(cmd=["python3", "-m", "overlay_bringup.nodes.chatter",
+    chatter = ExecuteProcess(cmd=["python3", "-m", "overlay_lab.chatter",
                                   LaunchConfiguration("role"), "--duration",
                                   LaunchConfiguration("duration")], output="screen")
     return LaunchDescription([

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from overlay_bringup.lab.runner import lab_down, lab_up, robot_exec_argv, switch_campus
-from overlay_bringup.lab.tailscale_lab import server_out
+from overlay_lab.runner import lab_down, lab_up, robot_exec_argv, switch_campus
+from overlay_lab.services import server_out
 from overlay_testing import lab_prefix, real_components_preconditions, skip_or_fail
 
 pytestmark = [pytest.mark.lab, pytest.mark.real, pytest.mark.launch_test, pytest.mark.slow]
@@ -37,7 +37,7 @@ def unjoined_lab():
 
 
 def plan_lab_args():
-    from overlay_bringup.lab.topology import plan_lab
+    from overlay_lab.topology import plan_lab
     return plan_lab(3, PREFIX, overlay="tailscale", campus="restrictive")
 
 
@@ -106,7 +106,7 @@ def test_robot_launch_on_every_robot_carries_ros_messages(unjoined_lab, mode, ca
             first = _launch(state, "r1", "listen", "fastdds-peers", domain)
             time.sleep(8)
             _stop(first)
-            from overlay_bringup.lab.tailscale_lab import tailscale_ips
+            from overlay_lab.tailnet import tailscale_ips
             r1_ip = tailscale_ips(PREFIX, "r1")[0]
             state.robot("r1").tailscale_ips = [r1_ip]
         server = f"{r1_ip}:11811"

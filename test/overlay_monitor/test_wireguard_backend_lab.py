@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from overlay_bringup.lab.runner import robot_exec_argv
+from overlay_lab.runner import robot_exec_argv
 from overlay_testing import overlay_cli
 
 pytestmark = pytest.mark.lab

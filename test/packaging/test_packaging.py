@@ -19,24 +19,26 @@ def _colcon() -> str:
 
 def test_package_xml_files_are_format_3_with_valid_metadata():
     catkin_pkg = pytest.importorskip("catkin_pkg.package")
-    for path in (REPO / "package.xml", REPO / "overlay_msgs" / "package.xml"):
+    for path in (REPO / "package.xml", REPO / "overlay_msgs" / "package.xml",
+                 REPO / "overlay_lab" / "package.xml"):
         package = catkin_pkg.parse_package(str(path))
         package.validate()
         assert package.package_format == 3, path
         assert package.licenses == ["Apache-2.0"]
 
 
-def test_colcon_finds_both_packages_with_their_ros_build_types():
+def test_colcon_finds_the_three_packages_with_their_ros_build_types():
     out = subprocess.run([_colcon(), "list"], cwd=REPO, capture_output=True, text=True,
                          check=True).stdout
     types = dict(re.findall(r"^(\S+)\t\S+\t\((\S+)\)$", out, re.MULTILINE))
-    assert types == {"overlay_bringup": "ros.ament_python", "overlay_msgs": "ros.ament_cmake"}
+    assert types == {"overlay_bringup": "ros.ament_python", "overlay_msgs": "ros.ament_cmake",
+                     "overlay_lab": "ros.ament_python"}
 
 
 def test_every_console_script_points_at_a_main_function():
     import importlib
 
-    text = (REPO / "setup.py").read_text()
+    text = (REPO / "setup.py").read_text() + (REPO / "overlay_lab" / "setup.py").read_text()
     scripts = re.findall(r'"([a-z-]+) = ([\w.]+):(\w+)"', text)
     assert scripts, "setup.py declares no console scripts"
     for name, module, function in scripts:
@@ -45,7 +47,8 @@ def test_every_console_script_points_at_a_main_function():
 
 @pytest.mark.slow
 def test_clean_clone_in_a_workspace_src_builds_both_packages(tmp_path):
-    """The path a user with ROS from apt takes: clone into src/, build with plain colcon."""
+    """The path a user with ROS from apt takes on a robot: clone into src/, build with plain
+    colcon. The lab (overlay_lab) is not built there: robots do not install it."""
     colcon = _colcon()
     if not (REPO / ".git").exists():
         skip_or_fail("not a git checkout")
@@ -62,7 +65,8 @@ def test_clean_clone_in_a_workspace_src_builds_both_packages(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     install = tmp_path / "ws" / "install"
     assert (install / "overlay_msgs" / "share" / "overlay_msgs" / "msg" / "PeerStatus.msg").exists()
-    assert (install / "overlay_bringup" / "lib" / "overlay_bringup" / "overlay-lab").exists()
+    assert (install / "overlay_bringup" / "lib" / "overlay_bringup" / "overlay-join").exists()
+    assert not list(install.rglob("overlay-lab"))
     assert "Summary: 2 packages finished" in result.stdout
     assert Path(install / "overlay_bringup" / "share" / "overlay_bringup" / "package.xml").exists()
 

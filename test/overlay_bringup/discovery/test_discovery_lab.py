@@ -16,7 +16,7 @@ import pytest
 
 from overlay_bringup.discovery import DiscoveryRequest, generate
 from overlay_bringup.discovery.files import environment, write_config
-from overlay_bringup.lab.runner import robot_exec_argv
+from overlay_lab.runner import robot_exec_argv
 from overlay_testing import skip_or_fail
 
 pytestmark = [pytest.mark.lab, pytest.mark.ros, pytest.mark.slow]
@@ -47,7 +47,7 @@ def _chatter(lab, robot: str, env: dict[str, str], *args: str) -> subprocess.Pop
     base = {"ROS_DOMAIN_ID": "42", "RMW_IMPLEMENTATION": "rmw_fastrtps_cpp"}
     words = [f"{k}={v}" for k, v in {**base, **env}.items()]
     argv = robot_exec_argv(lab, robot, ["env", *words, sys.executable, "-m",
-                                        "overlay_bringup.nodes.chatter", *args])
+                                        "overlay_lab.chatter", *args])
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from overlay_bringup.discovery import DiscoveryRequest, generate
-from overlay_bringup.lab.runner import robot_exec_argv
+from overlay_lab.runner import robot_exec_argv
 from overlay_testing import skip_or_fail
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]

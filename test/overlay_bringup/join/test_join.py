@@ -98,6 +98,17 @@ def test_failure_text_never_carries_the_key():
     assert TEST_AUTH_KEY not in str(error) and "<auth key>" in str(error)
 
 
+def test_a_user_who_is_not_the_operator_gets_the_one_command_and_its_own_code():
+    from overlay_monitor.errors import JoinError, NotOperator
+
+    # what tailscale 1.102 prints to a user who is neither root nor the operator
+    printed = ("Access denied: prefs write access denied\n\nUse 'sudo tailscale up'.\n"
+               "To not require root, use 'sudo tailscale set --operator=$USER' once.\n")
+    error = classify_failure(printed, user="robot")
+    assert type(error) is NotOperator and error.exit_code != JoinError.exit_code
+    assert "'tailscale set --operator=robot'" in str(error) and "as root" in str(error)
+
+
 def test_join_request_validation():
     problems = validate(JoinRequest("http://x", "/k", "Robot_1", ("team-a",), timeout_s=1))
     assert len(problems) == 4 and "must be an https:// URL" in problems[0]

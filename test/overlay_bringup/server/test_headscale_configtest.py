@@ -7,10 +7,10 @@ import pytest
 import yaml
 
 from overlay_bringup.components import find_component
-from overlay_testing import REPO, overlay_cli, skip_or_fail
+from overlay_testing import INVENTORY_DIRS, REPO, inventory_path, overlay_cli, skip_or_fail
 
 pytestmark = pytest.mark.real
-INVENTORIES = sorted((REPO / "config").glob("*fleet*.yaml"))
+INVENTORIES = sorted(p for folder in INVENTORY_DIRS for p in folder.glob("*fleet*.yaml"))
 
 
 def _database_mode(tmp_path: Path) -> Path:
@@ -26,7 +26,7 @@ def test_generated_config_passes_headscale_configtest_without_warnings(tmp_path,
     headscale = find_component("headscale")
     if headscale is None:
         skip_or_fail("headscale not built (tools/build_components.sh; needs Go)")
-    inventory = _database_mode(tmp_path) if name.endswith("+database") else REPO / "config" / name
+    inventory = _database_mode(tmp_path) if name.endswith("+database") else inventory_path(name)
     root = tmp_path / "root"
     out = root / "etc" / "headscale"
     for sub in ("var/lib/headscale", "var/run/headscale"):

@@ -10,7 +10,7 @@ import yaml
 from overlay_bringup.server.headscale_api import HeadscaleNode
 from overlay_bringup.server.inventory import load_inventory
 from overlay_bringup.server.prometheus import file_sd_targets, prometheus_config
-from overlay_testing import REPO, overlay_cli, skip_or_fail
+from overlay_testing import REPO, inventory_path, overlay_cli, skip_or_fail
 
 INV = load_inventory(REPO / "config" / "fleet.example.yaml")
 
@@ -19,7 +19,7 @@ INV = load_inventory(REPO / "config" / "fleet.example.yaml")
 def generated(tmp_path_factory, request):
     out = tmp_path_factory.mktemp(f"{request.param}-", numbered=True)
     result = subprocess.run([*overlay_cli("overlay-server"), "generate", "--inventory",
-                             str(REPO / "config" / request.param), "--out", str(out)],
+                             str(inventory_path(request.param)), "--out", str(out)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return out / "prometheus"
@@ -40,7 +40,7 @@ def test_scrape_config_reaches_every_robot_by_magicdns_name_and_headscale(genera
     # until 'prometheus-targets' runs, the targets are the inventory's robots by MagicDNS name
     groups = json.loads((generated / "targets" / "overlay_nodes.json").read_text())
     robots = {t for group in groups for t in group["targets"]}
-    inventory = load_inventory(REPO / "config" / generated.parent.name.rsplit("-", 1)[0])
+    inventory = load_inventory(inventory_path(generated.parent.name.rsplit("-", 1)[0]))
     assert robots == {f"{r}.{inventory.base_domain}:9101" for t in inventory.teams
                       for r in t.robots}
     assert {g["labels"]["team"] for g in groups} == {t.name for t in inventory.teams}

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from overlay_bringup.lab.impairments import parse_relays
-from overlay_bringup.lab.runner import lab_down, lab_up, robot_exec_argv
-from overlay_bringup.lab.topology import plan_lab
+from overlay_lab.impairments import parse_detours
+from overlay_lab.runner import lab_down, lab_up, robot_exec_argv
+from overlay_lab.topology import plan_lab
 from overlay_testing import lab_preconditions, lab_prefix, skip_or_fail
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -20,7 +20,7 @@ PREFIX = lab_prefix("ovr")
 @pytest.fixture(scope="module")
 def relay_lab():
     lab_preconditions()
-    state = lab_up(plan_lab(3, PREFIX, relays=parse_relays(["r1-r2:delay=15ms"]),
+    state = lab_up(plan_lab(3, PREFIX, detours=parse_detours(["r1-r2:delay=15ms"]),
                             underlay_tests=True)).state
     servers = [subprocess.Popen(robot_exec_argv(state, robot, [
         sys.executable, "-m", "overlay_monitor.linktest.cli", "serve"]),

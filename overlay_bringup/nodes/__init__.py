@@ -1,1 +1,0 @@
-"""Thin rclpy programs of overlay_bringup."""

@@ -1,0 +1,28 @@
+"""overlay_lab: the developers' and CI's lab. Robots in network namespaces of this machine,
+joined by real WireGuard or by the real Tailscale and Headscale, behind a campus router.
+It drives the product (overlay_bringup, overlay_monitor) as a user would; the product never
+imports it, and robots never install it.
+
+Pure (plans and rules, no process, no socket):
+- ``topology``: names, addresses, detours; ``Overlay`` and the table of what differs by overlay;
+- ``rulesets``: the router's nftables rules (WireGuard mesh, campus modes);
+- ``impairments``: parsing ``r2:delay=40ms,loss=1%,rate=10mbit`` and ``--detour A-B``;
+- ``state``: the state file, one robot type per overlay.
+
+Adapters (they change the machine):
+- ``proc``: the one module that runs, starts, waits for and stops processes;
+- ``network``: the router and the hosts behind it (``LabHosts``; namespace hosts today);
+- ``overlays``: the ``LabOverlay`` interface, with ``overlays.wireguard`` and
+  ``overlays.tailscale``;
+- ``tailnet``: a tailnet member's tailscaled, its folders, joining;
+- ``services``: headscale, derper, the peer relay, Prometheus;
+- ``runner``: up, down, status, exec, and switching a running lab;
+- ``detour``: the userspace delay forwarder (this kernel has no netem);
+- ``wgkeys``: WireGuard key pairs;
+- ``reachability``: the ping matrix;
+- ``ros_demo``: discovery environments and the ROS chatter across robots;
+- ``chatter``: the ROS 2 talker/listener the lab runs;
+- ``demo``: ``overlay-lab demo`` on either overlay;
+- ``paths``: the three-path experiment (direct, peer relay, DERP);
+- ``cli``: ``overlay-lab``.
+"""

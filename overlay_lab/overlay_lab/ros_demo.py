@@ -1,0 +1,91 @@
+"""A ROS 2 talker on the first lab robot and listeners on the others, with the discovery
+configuration the generator makes for each robot (Fast DDS initial peers over the overlay)."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from overlay_bringup.discovery import DiscoveryRequest, generate
+from overlay_bringup.discovery.files import environment, write_config
+
+from . import proc
+from .runner import robot_exec_argv
+from .state import LabState, lab_dir
+
+
+def discovery_env(state: LabState, robot: str, mode: str = "fastdds-peers",
+                  domain_id: int = 42, underlay: bool = False) -> dict[str, str]:
+    """The discovery environment ``overlay-discovery`` makes for ``robot``, with the lab's
+    robots as its peers; ``underlay``: bound to the plain network's addresses instead (a
+    baseline to compare the overlay with)."""
+    me = state.robot(robot)
+    if underlay:
+        request = DiscoveryRequest(mode, me.underlay_ip,
+                                   tuple(r.underlay_ip for r in state.robots),
+                                   interface="eth0", domain_id=domain_id)
+    else:
+        request = DiscoveryRequest(mode, me.overlay_ip, tuple(r.overlay_ip for r in state.robots),
+                                   interface=me.interface, domain_id=domain_id)
+    config = generate(request)
+    directory = (lab_dir(state.prefix) / "discovery" / (f"{mode}-underlay" if underlay else mode)
+                 / me.name)
+    write_config(config, directory)
+    return environment(config, directory)
+
+
+def chatter_argv(state: LabState, robot: str, env: dict[str, str], *args: str) -> list[str]:
+    words = [f"{key}={value}" for key, value in sorted(env.items())]
+    return robot_exec_argv(state, robot, ["env", *words,
+                                          *proc.python_module("overlay_lab.chatter", *args)])
+
+
+def talker_and_listeners(state: LabState, duration_s: float = 8.0,
+                         mode: str = "fastdds-peers") -> dict[str, dict[str, object]]:
+    """Run the chatter across robots; return each listener's result by robot name."""
+    talker, *listeners = [r.name for r in state.robots]
+    procs = {name: proc.spawn(chatter_argv(state, name, discovery_env(state, name, mode),
+                                           "listen", "--duration", str(duration_s)),
+                              stderr=False)
+             for name in listeners}
+    time.sleep(0.5)
+    proc.run_result(chatter_argv(state, talker, discovery_env(state, talker, mode), "talk",
+                                 "--duration", str(duration_s - 0.5)), timeout_s=duration_s + 30)
+    results = {}
+    for name, listener in procs.items():
+        out, _ = listener.communicate(timeout=duration_s + 30)
+        results[name] = last_json_line(out) or {"received": 0, "first_s": None}
+    return results
+
+
+def last_json_line(text: str) -> dict[str, object]:
+    """The JSON object on the last line a chatter printed (empty when it printed nothing)."""
+    lines = text.strip().splitlines()
+    return json.loads(lines[-1]) if lines else {}
+
+
+def show_talker_and_listeners(state: LabState, console: Console) -> bool:
+    """The demo's ROS step: run the chatter across robots and print what each listener got.
+    True when every listener received something (or rclpy is not importable here)."""
+    try:
+        import rclpy  # noqa: F401
+        import std_msgs.msg  # noqa: F401
+    except ImportError:
+        console.print("      skipped: rclpy is not importable here (source tools/env.sh)")
+        return True
+    results = talker_and_listeners(state)
+    for name, result in results.items():
+        console.print(f"      {name}: received {result['received']} messages, first after "
+                      f"{result['first_s']} s", highlight=False)
+    return all(int(str(r["received"])) > 0 for r in results.values())
+
+
+def write_demo_report(dataset: Path, report: Path, console: Console) -> None:
+    """The link-test report of a demo run."""
+    from overlay_monitor.linktest.dataset import load_records
+    from overlay_monitor.linktest.report import write_report
+
+    page = write_report(load_records(dataset), report)
+    console.print(f"      report: {page.resolve()}", highlight=False, soft_wrap=True)

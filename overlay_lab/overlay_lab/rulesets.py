@@ -1,0 +1,167 @@
+"""The lab router's nftables rulesets, computed from a plan without touching the machine.
+
+- ``wireguard_ruleset``: only WireGuard UDP passes between robots (plus the detour ports);
+- ``campus_ruleset``: a tailscale lab's campus network: robots reach the server's HTTPS and
+  STUN; ``open`` also lets UDP between robots through (direct paths), ``restrictive`` does not
+  (every pair DERP-relayed); a peer relay host is reachable on its UDP port only;
+- ``campus_chain_rules``: switch a running lab's campus (only its campus chain changes).
+"""
+from __future__ import annotations
+
+from overlay_monitor.errors import InputError
+
+from .topology import (
+    CAMPUS_MODES,
+    DERP_REGION_IP,
+    OVERLAY_TRAITS,
+    PEER_RELAY_IP,
+    PEER_RELAY_PORT,
+    SERVER_IP,
+    UNDERLAY_DDS_PORTS,
+    UNDERLAY_TEST_PORTS,
+    WIREGUARD_PORT,
+    LabPlan,
+    RobotPlan,
+)
+
+
+def _loss_rules(robots: tuple[RobotPlan, ...]) -> list[str]:
+    rules = []
+    for robot in robots:
+        # numgen over 10000 buckets so fractional percentages (0.5 %) work
+        threshold = round(robot.impairment.loss_percent * 100)
+        if threshold:
+            subnet = robot.underlay_subnet
+            rules.append(f"ip saddr {subnet} numgen random mod 10000 < {threshold} drop")
+            rules.append(f"ip daddr {subnet} numgen random mod 10000 < {threshold} drop")
+    return rules
+
+
+def router_ruleset(plan: LabPlan) -> str:
+    """The router's nftables ruleset: a campus when the overlay has a server to reach, else
+    the WireGuard mesh's."""
+    if OVERLAY_TRAITS[plan.overlay].has_server:
+        return campus_ruleset(plan, plan.campus)
+    return wireguard_ruleset(plan)
+
+
+def _underlay_test_rules(plan: LabPlan, stateless: bool = False) -> str:
+    """Rules that let ping and the link-test/iperf3 ports cross the underlay. ``stateless``
+    matches replies by port instead of connection tracking, which would also keep other flows
+    of the same robots alive across a campus switch."""
+    if not plan.underlay_tests:
+        return ""
+    ports = ", ".join([str(p) for p in UNDERLAY_TEST_PORTS] + [UNDERLAY_DDS_PORTS])
+    if stateless:
+        return (f"    icmp type {{ echo-request, echo-reply }} accept\n"
+                f"    meta l4proto {{ tcp, udp }} th dport {{ {ports} }} accept\n"
+                f"    meta l4proto {{ tcp, udp }} th sport {{ {ports} }} accept\n")
+    return (f"    ct state established,related accept\n"
+            f"    icmp type echo-request accept\n"
+            f"    meta l4proto {{ tcp, udp }} th dport {{ {ports} }} accept\n")
+
+
+def campus_ruleset(plan: LabPlan, campus: str) -> str:
+    """The router of a tailscale lab: a campus network.
+
+    Always: robots reach the server's HTTPS port (control plane and DERP, TCP) and its STUN port
+    (UDP), and nothing else of it. ``open``: UDP between robots passes too, so tailscaled finds
+    direct paths. ``restrictive`` (the seed study's campus): nothing passes between robots, so
+    every pair is DERP-relayed. With a peer relay, robots reach the relay host on its UDP port
+    only, and the relay reaches the server like a robot. Rules match addresses and ports both
+    ways, without connection tracking, so a switch takes effect on flows that already exist.
+    """
+    if campus not in CAMPUS_MODES:
+        raise InputError(f"campus {campus!r} is not one of {', '.join(CAMPUS_MODES)}")
+    robots = "198.18.0.0/16"
+    open_rules = (f"    ip saddr {robots} ip daddr {robots} meta l4proto udp accept\n"
+                  if campus == "open" else "")
+    loss = "\n".join(f"    {rule}" for rule in _loss_rules(plan.robots))
+    members = f"{{ {robots}, {PEER_RELAY_IP} }}" if plan.peer_relay else robots
+    relay = (f"    ip saddr {robots} ip daddr {PEER_RELAY_IP} udp dport {PEER_RELAY_PORT} accept\n"
+             f"    ip saddr {PEER_RELAY_IP} udp sport {PEER_RELAY_PORT} ip daddr {robots} accept\n"
+             if plan.peer_relay else "")
+    library = plan.library_robot
+    stun_from = members
+    if library is not None:
+        # the library robot's STUN reaches only the library's DERP: it homes there. Everyone
+        # reaches the library's DERP over TLS (to talk to robots that home there).
+        senders = [r.underlay_subnet for r in plan.robots if r is not library]
+        senders += [PEER_RELAY_IP] if plan.peer_relay else []
+        stun_from = f"{{ {', '.join(senders)} }}"
+        relay += (f"    ip saddr {robots} ip daddr {DERP_REGION_IP} tcp dport 443 accept\n"
+                  f"    ip saddr {DERP_REGION_IP} tcp sport 443 ip daddr {robots} accept\n"
+                  f"    ip saddr {library.underlay_ip} ip daddr {DERP_REGION_IP} udp dport 3478 "
+                  "accept\n"
+                  f"    ip saddr {DERP_REGION_IP} udp sport 3478 ip daddr {library.underlay_ip} "
+                  "accept\n")
+    return f"""table inet overlay_lab
+delete table inet overlay_lab
+table inet overlay_lab {{
+  chain underlay_loss {{
+{loss}
+  }}
+  chain campus {{
+{open_rules}  }}
+  chain forward {{
+    type filter hook forward priority filter; policy drop;
+    jump underlay_loss
+    ip saddr {members} ip daddr {SERVER_IP} tcp dport 443 accept
+    ip saddr {SERVER_IP} tcp sport 443 ip daddr {members} accept
+    ip saddr {stun_from} ip daddr {SERVER_IP} udp dport 3478 accept
+    ip saddr {SERVER_IP} udp sport 3478 ip daddr {stun_from} accept
+{relay}    jump campus
+{_underlay_test_rules(plan, stateless=True)}  }}
+  chain input {{
+    type filter hook input priority filter; policy drop;
+  }}
+  chain output {{
+    type filter hook output priority filter; policy accept;
+    jump underlay_loss
+  }}
+}}
+"""
+
+
+def campus_chain_rules(campus: str) -> str:
+    """nft commands that switch a running tailscale lab's campus (only the campus chain)."""
+    if campus not in CAMPUS_MODES:
+        raise InputError(f"campus {campus!r} is not one of {', '.join(CAMPUS_MODES)}")
+    rules = "flush chain inet overlay_lab campus\n"
+    if campus == "open":
+        rules += ("add rule inet overlay_lab campus ip saddr 198.18.0.0/16 ip daddr 198.18.0.0/16 "
+                  "meta l4proto udp accept\n")
+    return rules
+
+
+def wireguard_ruleset(plan: LabPlan) -> str:
+    """The router's nftables ruleset: only WireGuard UDP passes between robots.
+
+    Everything else between robot subnets (ICMP, TCP, other UDP, multicast) is dropped, and the
+    router accepts from robots only the detour ports.
+    """
+    detour_ports = ", ".join(str(r.port) for r in plan.detours)
+    loss = "\n".join(f"    {rule}" for rule in _loss_rules(plan.robots))
+    detour_accept = f"    udp dport {{ {detour_ports} }} accept\n" if detour_ports else ""
+    tests = _underlay_test_rules(plan)
+    return f"""table inet overlay_lab
+delete table inet overlay_lab
+table inet overlay_lab {{
+  chain underlay_loss {{
+{loss}
+  }}
+  chain forward {{
+    type filter hook forward priority filter; policy drop;
+    jump underlay_loss
+    udp dport {WIREGUARD_PORT} udp sport {WIREGUARD_PORT} accept
+{tests}  }}
+  chain input {{
+    type filter hook input priority filter; policy drop;
+    jump underlay_loss
+{detour_accept}  }}
+  chain output {{
+    type filter hook output priority filter; policy accept;
+    jump underlay_loss
+  }}
+}}
+"""

@@ -42,3 +42,35 @@ def write_secret(path: str | os.PathLike[str], data: str | bytes) -> Path:
 def is_private(path: str | os.PathLike[str]) -> bool:
     """True when neither group nor others may read or write ``path``."""
     return (os.stat(path).st_mode & 0o077) == 0
+
+
+#: the largest input file a command reads whole (inventories, dumps, keys are kilobytes)
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+
+def read_input(path: str | os.PathLike[str], what: str, max_bytes: int = MAX_INPUT_BYTES,
+               allow_empty: bool = False) -> str:
+    """The text of an input file, or one ``InputError`` that names the file, what it should be
+    and what is wrong: missing or unreadable, a folder, empty, larger than ``max_bytes``, or not
+    UTF-8 text (a binary file)."""
+    from .errors import InputError
+
+    source = Path(path)
+    try:
+        size = source.stat().st_size
+        if source.is_dir():
+            raise InputError(f"{source}: is a folder, not {what}")
+        if size > max_bytes:
+            raise InputError(f"{source}: {size} bytes is too large for {what} (at most "
+                             f"{max_bytes} bytes)")
+        data = source.read_bytes()
+    except OSError as err:
+        raise InputError(f"{source}: cannot read {what} ({err.strerror})") from err
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{source}: not {what}: not UTF-8 text (byte 0x{data[err.start]:02x} "
+                         f"at offset {err.start}; a binary file?)") from None
+    if not allow_empty and not text.strip():
+        raise InputError(f"{source}: is empty; expected {what}")
+    return text

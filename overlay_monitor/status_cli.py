@@ -15,6 +15,7 @@ from .cli_support import run_cli
 from .console import make_console
 from .errors import InputError
 from .export import snapshot_to_json
+from .files import read_input
 from .models import LinkState, OverlaySnapshot
 from .table import render_table
 from .tailscale_status import snapshot_from_status
@@ -58,10 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def load_status_file(path: Path) -> OverlaySnapshot:
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise InputError(f"{path}: cannot read ({err.strerror})") from err
+    data = read_input(path, "a saved 'tailscale status --json'")
     try:
         return snapshot_from_status(data)
     except InputError as err:

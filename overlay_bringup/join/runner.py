@@ -26,7 +26,7 @@ from overlay_monitor.errors import (
     WaitingForApproval,
 )
 from overlay_monitor.export import snapshot_to_json
-from overlay_monitor.files import is_private, write_atomic
+from overlay_monitor.files import is_private, read_input, write_atomic
 from overlay_monitor.models import OverlaySnapshot
 
 from .plan import (
@@ -68,6 +68,7 @@ def check_key_file(path: str) -> None:
     if not is_private(key):
         raise InputError(f"auth key file {path} is readable by group or others: run "
                          f"'chmod 600 {path}' (the key lets anyone join the fleet)")
+    read_input(key, "an auth key (one line)", max_bytes=4096)  # tailscale reads it itself
 
 
 def install_ca(ca_file: str, name: str = "overlay-bringup-fleet") -> Path:

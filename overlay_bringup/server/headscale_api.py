@@ -25,7 +25,7 @@ from overlay_monitor.errors import (
     HeadscaleTLSError,
     InputError,
 )
-from overlay_monitor.files import is_private
+from overlay_monitor.files import is_private, read_input
 from overlay_monitor.tailscale_status import parse_go_time
 
 #: headscale >= 0.27 API keys: hskey-api-<12-character prefix>-<64-character secret>
@@ -130,11 +130,9 @@ def read_api_key(path: str | Path) -> str:
         if not is_private(key_path):
             raise InputError(f"{key_path}: readable by group or others; run 'chmod 600 "
                              f"{key_path}' (API keys must stay private)")
-        key = key_path.read_text().strip()
     except OSError as err:
         raise InputError(f"{key_path}: cannot read the API key ({err.strerror})") from err
-    if not key:
-        raise InputError(f"{key_path}: the API key file is empty")
+    key = read_input(key_path, "a Headscale API key", max_bytes=4096).strip()
     return key
 
 

@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..files import read_input
 
 FIELDS_REQUIRED = ("timestamp", "location", "target", "path")
+#: a dataset grows by a few kB per link test: 1 GiB is far past any real campaign
+MAX_DATASET_BYTES = 1024 * 1024 * 1024
 #: where link tests append their records unless told otherwise
 DEFAULT_DATASET = Path.home() / ".ros" / "overlay_bringup" / "linktest.jsonl"
 
@@ -80,10 +83,8 @@ def append_records(path: Path, records: list[LinkTestRecord]) -> None:
 
 
 def load_records(path: Path) -> list[LinkTestRecord]:
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as err:
-        raise InputError(f"{path}: cannot read the dataset ({err.strerror})") from None
+    lines = read_input(path, "a link-test dataset (JSON lines)", max_bytes=MAX_DATASET_BYTES,
+                       allow_empty=True).splitlines()
     records, errors = [], []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -93,8 +94,10 @@ def load_records(path: Path) -> list[LinkTestRecord]:
             if not isinstance(raw, dict):
                 raise InputError("not a JSON object")
             records.append(LinkTestRecord.from_json(raw, f"{path}:{number}"))
+        except RecursionError:
+            errors.append(f"{path}:{number}: nested too deeply")
         except (ValueError, TypeError, InputError) as err:
             errors.append(f"{path}:{number}: {err}" if not str(err).startswith(str(path)) else str(err))
     if errors:
-        raise InputError(f"{len(errors)} bad line(s) in the dataset:\n  " + "\n  ".join(errors))
+        raise InputError(f"{path}: {len(errors)} bad line(s) in the dataset:\n  " + "\n  ".join(errors))
     return records

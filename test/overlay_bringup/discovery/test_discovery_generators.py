@@ -73,6 +73,7 @@ def test_cyclone_config_has_no_multicast_and_lists_peers():
     root = ET.fromstring(config.files["cyclonedds_overlay.xml"])
     ns = {"c": "https://cdds.io/config"}
     assert root.find(".//c:AllowMulticast", ns).text == "false"
+    assert root.find("c:Domain", ns).attrib == {"Id": "any"}  # cyclonedds.xsd: Id, not id
     assert root.find(".//c:NetworkInterface", ns).get("name") == "tailscale0"
     assert root.find(".//c:ParticipantIndex", ns).text == "auto"
     assert [p.get("Address") for p in root.findall(".//c:Peer", ns)] == [

@@ -88,5 +88,5 @@ def test_inventory_yaml_syntax_error_names_the_line(tmp_path):
     bad.write_text("server:\n  fqdn: [unclosed\nteams: []\n")
     with pytest.raises(InputError, match=r"fleet.yaml: not valid YAML at line 3"):
         load_inventory(bad)
-    with pytest.raises(InputError, match="cannot read the inventory"):
+    with pytest.raises(InputError, match="cannot read a fleet inventory"):
         load_inventory(tmp_path / "missing.yaml")

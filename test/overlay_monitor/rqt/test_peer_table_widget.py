@@ -1,5 +1,9 @@
-"""The rqt panel's widget, offscreen with PySide6 from PyPI: rendered and checked by pixels."""
+"""The rqt panel's widget, offscreen, with the binding the widget itself uses (PySide6 from
+PyPI here; python_qt_binding with PyQt5 on a ROS desktop): rendered and checked by pixels. The
+last test runs this module again under Debian's python3 with python_qt_binding."""
 import os
+import shutil
+import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -9,9 +13,9 @@ from overlay_testing import REPO, skip_or_fail
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 try:
-    from PySide6.QtWidgets import QApplication
+    from overlay_monitor.rqt.qt import BINDING, QApplication
 except ImportError as err:
-    skip_or_fail(f"PySide6 not installed (requirements-test.txt): {err}")
+    skip_or_fail(f"no Qt binding (PySide6: requirements-test.txt): {err}")
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
 
@@ -78,3 +82,27 @@ def test_widget_shows_stale_when_the_monitor_goes_quiet(app):
     assert widget.banner.isHidden()
     widget.refresh(now_s=16.0, now=NOW)
     assert not widget.banner.isHidden()
+
+
+def test_the_widget_tests_pass_with_python_qt_binding_too():
+    """A ROS 2 desktop has python_qt_binding (PyQt5): the widget and its application must come
+    from it alike. Debian's python3 with python3-python-qt-binding stands for that desktop."""
+    if os.environ.get("OVERLAY_QT_BINDING"):
+        pytest.skip("already running under a chosen binding")
+    python = shutil.which("python3", path="/usr/bin")
+    probe = subprocess.run([python or "python3", "-c", "import python_qt_binding, pytest, rich"],
+                           capture_output=True, text=True)
+    if python is None or probe.returncode != 0:
+        skip_or_fail("Debian's python3 lacks python3-python-qt-binding/pytest/rich "
+                     "(tools/setup.sh installs them)")
+    env = dict(os.environ, OVERLAY_QT_BINDING="python_qt_binding", QT_QPA_PLATFORM="offscreen",
+               PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "test")]))
+    for var in ("VIRTUAL_ENV", "PYTHONHOME"):
+        env.pop(var, None)
+    result = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c",
+                             os.devnull, "--rootdir", str(REPO), "-k", "not python_qt_binding",
+                             str(REPO / "test" / "overlay_monitor" / "rqt" /
+                                 "test_peer_table_widget.py")],
+                            cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "passed" in result.stdout and BINDING

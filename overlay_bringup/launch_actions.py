@@ -22,7 +22,9 @@ ARGUMENTS: dict[str, tuple[str, str, list[str] | None]] = {
     "login_server": ("", "https:// URL of the Headscale server; empty: do not join (already a "
                          "member)", None),
     "auth_key_file": ("", "the team's pre-auth key file (0600), from its enrolment bundle", None),
-    "tags": ("", "ACL tags to advertise, comma-separated (e.g. tag:team-a)", None),
+    "tags": ("", "the ACL tags this robot must end up with, comma-separated (e.g. tag:team-a): "
+                 "the team's auth key gives them; joining checks them and names a key of another "
+                 "team", None),
     "ca_file": ("", "the fleet CA certificate, to check the server", None),
     "discovery_mode": ("fastdds-peers", "how ROS finds peers over the overlay (must match the "
                                         "team's)", list(MODE_NAMES)),

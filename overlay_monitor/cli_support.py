@@ -6,7 +6,21 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from .backends import BACKENDS
+from .backends.base import DEFAULT_SOCKET
 from .errors import OverlayError, exit_codes_help
+
+
+def add_backend_options(parser: argparse.ArgumentParser, interface_default: str = "") -> None:
+    """``--backend``, ``--socket`` and ``--interface``: where a command reads the overlay."""
+    parser.add_argument("--backend", choices=BACKENDS, default="tailscale",
+                        help="what to read the overlay from: tailscale (tailscaled's LocalAPI) or "
+                             "wireguard (wg) (default tailscale)")
+    parser.add_argument("--socket", default=DEFAULT_SOCKET,
+                        help=f"tailscaled's LocalAPI socket (default {DEFAULT_SOCKET})")
+    parser.add_argument("--interface", default=interface_default,
+                        help="the overlay interface (the WireGuard one for --backend wireguard)"
+                             + (f" (default {interface_default})" if interface_default else ""))
 
 
 def run_cli(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int],

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .backends import BACKENDS, make_backend
-from .backends.base import DEFAULT_SOCKET, OverlayBackend
-from .cli_support import run_cli
+from .backends import make_backend
+from .backends.base import OverlayBackend
+from .cli_support import add_backend_options, run_cli
 from .console import make_console
 from .errors import InputError
 from .export import snapshot_to_json
@@ -34,11 +34,7 @@ EXAMPLES = """examples:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="overlay-status", description=__doc__, epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backend", choices=BACKENDS, default="tailscale",
-                        help="what to read (default tailscale)")
-    parser.add_argument("--socket", default=DEFAULT_SOCKET,
-                        help=f"tailscaled's LocalAPI socket (default {DEFAULT_SOCKET})")
-    parser.add_argument("--interface", default="", help="WireGuard interface (backend wireguard)")
+    add_backend_options(parser)
     parser.add_argument("--from-file", metavar="STATUS.json", type=Path,
                         help="read the output of 'tailscale status --json' instead of the backend")
     parser.add_argument("--ping", action="store_true",

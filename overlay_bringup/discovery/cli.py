@@ -7,9 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from overlay_monitor.backends import BACKENDS, make_backend
-from overlay_monitor.backends.base import DEFAULT_SOCKET
-from overlay_monitor.cli_support import run_cli
+from overlay_monitor.backends import make_backend
+from overlay_monitor.cli_support import add_backend_options, run_cli
 from overlay_monitor.errors import InputError, OverlayError
 
 from .files import DEFAULT_DIR, write_config
@@ -41,15 +40,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="comma-separated overlay addresses; default: the live peer list")
         p.add_argument("--server", default="",
                        help="fastdds-server: IP:PORT of the Discovery Server; ros1: master")
-        p.add_argument("--interface", default="tailscale0", help="overlay interface")
         p.add_argument("--mtu", type=int, default=1280, help="overlay MTU (default 1280)")
         p.add_argument("--domain-id", type=int, default=int(os.environ.get("ROS_DOMAIN_ID", 0)))
         p.add_argument("--ros-distro", default=os.environ.get("ROS_DISTRO", "jazzy"))
         p.add_argument("--range", dest="discovery_range", default="LOCALHOST",
                        choices=("LOCALHOST", "SUBNET"), help="static-peers discovery range")
-        p.add_argument("--backend", choices=BACKENDS, default="tailscale",
-                       help="where to read own address and peers when not given")
-        p.add_argument("--socket", default=DEFAULT_SOCKET, help="tailscaled LocalAPI socket")
+        add_backend_options(p, interface_default="tailscale0")
         p.add_argument("--out", type=Path, default=DEFAULT_DIR, help=f"folder (default {DEFAULT_DIR})")
         if name == "watch":
             p.add_argument("--interval", type=float, default=5.0, help="seconds between checks")

@@ -7,18 +7,16 @@ import sys
 from pathlib import Path
 
 from overlay_monitor.cli_support import run_cli
-from overlay_monitor.errors import InputError, OverlayError
-from overlay_monitor.files import write_atomic
+from overlay_monitor.errors import InputError
 
-from . import dashboard, prometheus
+from . import prometheus
 from .apply import apply_inventory, rotate_keys
 from .backup import restore_backup, write_backup
-from .deployment import bundle_readme, derper_readme, systemd_unit
+from .generate import write_deployment, write_if_changed
 from .headscale_api import HeadscaleClient, read_api_key
-from .headscale_config import HEADSCALE_VERSION, render_config, render_derp_map
+from .headscale_config import HEADSCALE_VERSION, render_config
 from .inventory import Inventory, InventoryError, load_inventory
-from .policy import build_policy, failing_tests, render_policy, render_policy_tests
-from .tls import ensure_ca, ensure_server_cert
+from .policy import build_policy, failing_tests, render_policy
 
 EXAMPLES = """examples:
   overlay-server check --inventory config/fleet.example.yaml
@@ -108,50 +106,11 @@ def _check(inv: Inventory) -> list[str]:
     return problems
 
 
-def _write(path: Path, content: str | bytes) -> str:
-    """Write when the content differs; say which."""
-    data = content.encode() if isinstance(content, str) else content
-    if path.exists() and path.read_bytes() == data:
-        return f"kept {path} (unchanged)"
-    write_atomic(path, data)
-    return f"wrote {path}"
-
-
 def _generate(inv: Inventory, out: Path, rotate: bool, root: str = "") -> None:
-    policy = build_policy(inv)
-    failures = failing_tests(policy)
-    if failures:
-        raise OverlayError("the generated policy fails its own tests: " + "; ".join(failures))
-    lines = [_write(out / "config.yaml", render_config(inv, root)),
-             _write(out / "policy.hujson", render_policy(policy)),
-             _write(out / "policy-tests.json", render_policy_tests(policy)),
-             _write(out / "headscale.service", systemd_unit(inv, root))]
-    if inv.extra_regions:
-        lines.append(_write(out / "derp.yaml", render_derp_map(inv)))
-    prom = out / "prometheus"
-    lines += [_write(prom / "prometheus.yml", prometheus.render(prometheus.prometheus_config(inv))),
-              _write(prom / prometheus.RULES_FILE, prometheus.render(prometheus.alert_rules(inv))),
-              _write(prom / prometheus.RULE_TESTS_FILE,
-                     prometheus.render(prometheus.rule_tests(inv)))]
-    lines.append(_write(out / dashboard.DASHBOARD_FILE, dashboard.render_dashboard()))
-    if not (prom / prometheus.TARGETS_FILE).exists():  # replaced by 'prometheus-targets'
-        lines.append(_write(prom / prometheus.TARGETS_FILE,
-                            json.dumps(prometheus.robot_targets(inv), indent=2) + "\n"))
-    ca = ensure_ca(out / "tls", inv.fqdn, rotate)
-    cert = ensure_server_cert(out / "tls", ca, inv.fqdn, inv.addresses, rotate)
-    for team in inv.enrolled:
-        bundle = out / "bundles" / team.name
-        lines.append(_write(bundle / "ca.crt", ca.path.read_bytes()))
-        lines.append(_write(bundle / "README.md", bundle_readme(inv, team)))
-    certs = [("CA certificate", ca), ("server certificate", cert)]
-    for region in inv.extra_regions:  # each extra region's derper: its certificate and how to run
-        folder = out / "derp" / region.code
-        certs.append((f"DERP certificate of {region.host}",
-                      ensure_server_cert(folder, ca, region.host, (), rotate, name=region.host)))
-        lines.append(_write(folder / "README.md", derper_readme(inv, region)))
-    for line in lines:
+    report = write_deployment(inv, out, rotate, root)
+    for line in report.lines:
         print(line)
-    for what, result in certs:
+    for what, result in report.certs:
         verb = "kept" if result.reused else "made"
         print(f"{verb} {what} {result.path} (key {result.key_path}, 0600)\n"
               f"    SHA-256 {result.fingerprint}")
@@ -195,8 +154,8 @@ def _prometheus_targets(args: argparse.Namespace) -> int:
         nodes = client.list_nodes()
     groups = prometheus.file_sd_targets(nodes, args.port,
                                         tuple(args.skip_tag or ["tag:monitoring"]))
-    print(_write(args.out / "prometheus" / prometheus.TARGETS_FILE,
-                 json.dumps(groups, indent=2) + "\n") + f" ({len(groups)} node(s))")
+    print(write_if_changed(args.out / "prometheus" / prometheus.TARGETS_FILE,
+                           json.dumps(groups, indent=2) + "\n") + f" ({len(groups)} node(s))")
     return 0
 
 

@@ -7,9 +7,8 @@ import signal
 import threading
 from pathlib import Path
 
-from ..backends import BACKENDS, make_backend
-from ..backends.base import DEFAULT_SOCKET
-from ..cli_support import run_cli
+from ..backends import make_backend
+from ..cli_support import add_backend_options, run_cli
 from ..errors import OverlayError
 from .dataset import DEFAULT_DATASET, LinkTestRecord, append_records, load_records
 from .protocol import DEFAULT_PORT
@@ -45,10 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--tool", choices=("auto", "builtin", "iperf3"), default="auto",
                      help="iperf3 (needs 'iperf3 -s' on the target) or the built-in client")
     run.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
-    run.add_argument("--backend", choices=BACKENDS, default="tailscale",
-                     help="where to read the link state from")
-    run.add_argument("--socket", default=DEFAULT_SOCKET)
-    run.add_argument("--interface", default="")
+    add_backend_options(run)
     run.add_argument("--json", action="store_true")
     report = sub.add_parser("report", help="plots and an HTML page from a dataset")
     report.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)

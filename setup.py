@@ -38,5 +38,8 @@ setup(
             "link_test = overlay_monitor.nodes.link_test_node:main",
             "topology_markers = overlay_monitor.nodes.topology_markers:main",
         ],
+        "ros2cli.command": [
+            "overlay = overlay_bringup.ros2cli.command:OverlayCommand",
+        ],
     },
 )

@@ -174,3 +174,18 @@ def stale_checks(reason: str, known_peers: list[str]) -> list[Check]:
     checks += [Check(task=f"peer {name}", level=STALE, message="no fresh data (backend not readable)")
                for name in known_peers]
     return checks
+
+
+def doctor_report(checks: list[Check]) -> tuple[str, bool]:
+    """The checks as ``ros2 doctor`` prints its report: one line per check, the worst level
+    first, and a summary; True when no check is ERROR or STALE."""
+    ordered = sorted(checks, key=lambda c: (-c.level, c.task))
+    width = max((len(c.task) for c in ordered), default=0)
+    lines = [f"{LEVEL_NAMES[c.level]:<5}  {c.task:<{width}}  {c.message}" for c in ordered]
+    counts = {name: sum(1 for c in checks if LEVEL_NAMES[c.level] == name)
+              for name in LEVEL_NAMES.values()}
+    failed = counts["ERROR"] + counts["STALE"]
+    lines.append(f"{len(checks)} check(s): " + ", ".join(f"{n} {name}" for name, n in
+                                                          counts.items() if n)
+                 + ("" if failed else "; all passed"))
+    return "\n".join(lines), failed == 0

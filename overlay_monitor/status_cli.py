@@ -16,6 +16,7 @@ from .console import make_console
 from .errors import InputError
 from .export import snapshot_to_json
 from .files import read_input
+from .health import HealthThresholds, doctor_report, snapshot_checks
 from .models import LinkState, OverlaySnapshot
 from .table import render_table
 from .tailscale_status import snapshot_from_status
@@ -23,6 +24,7 @@ from .tailscale_status import snapshot_from_status
 EXAMPLES = """examples:
   overlay-status                                   # tailscaled on this machine
   overlay-status --ping                            # with one disco ping per peer
+  overlay-status --ping --report                   # a check per peer, as 'ros2 doctor' reports
   overlay-status --backend wireguard --interface wg0
   overlay-status --from-file status.json --json    # a saved 'tailscale status --json'
   overlay-status --watch                           # live table (Ctrl-C to stop)
@@ -40,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ping", action="store_true",
                         help="measure each reachable peer's RTT once (disco ping / ICMP echo)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--report", action="store_true",
+                        help="a check per peer and for this client, worst first, as 'ros2 doctor' "
+                             "reports (exit 1 when one is ERROR)")
     parser.add_argument("--prometheus", action="store_true",
                         help="Prometheus text exposition, once (e.g. for node_exporter's "
                              "textfile collector)")
@@ -101,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
         print(exposition(snapshot), end="")
     elif args.json:
         print(json.dumps(snapshot_to_json(snapshot), indent=2))
+    elif args.report:
+        text, passed = doctor_report(snapshot_checks(snapshot, HealthThresholds()))
+        print(text)
+        return 0 if passed else 1
     else:
         render_table(snapshot, datetime.now(timezone.utc), make_console())
         if snapshot.health:

@@ -5,6 +5,8 @@
 # Extra arguments go to pytest (e.g. -k lab, -x).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=tools/as_root.sh
+source "$repo/tools/as_root.sh"
 bash "$repo/tools/setup.sh"
 # shellcheck disable=SC1091
 set +u  # the colcon setup scripts read unset variables

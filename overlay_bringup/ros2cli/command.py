@@ -8,11 +8,11 @@ import argparse
 
 from ros2cli.command import CommandExtension
 
+from .verbs import VERBS, verb_argv, verb_main
+
 #: the verbs' sub-parsers take no options of their own: with a prefix character no option uses,
 #: every word after the verb (--json, --help, ...) is handed to the console script unparsed
 NO_OPTIONS = "\x01"
-
-from .verbs import VERBS, verb_argv, verb_main
 
 
 class OverlayCommand(CommandExtension):  # type: ignore[misc]

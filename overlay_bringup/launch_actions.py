@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any
 
 from launch.actions import DeclareLaunchArgument, LogInfo, SetEnvironmentVariable
@@ -12,6 +13,7 @@ from launch_ros.substitutions import FindPackageShare
 
 from overlay_monitor.backends.base import DEFAULT_SOCKET
 from overlay_monitor.errors import InputError
+from overlay_monitor.fleet import resolve_namespace
 
 from .bringup import BringupOptions, bring_up, truthy
 from .discovery.modes import MODE_NAMES
@@ -37,6 +39,11 @@ ARGUMENTS: dict[str, tuple[str, str, list[str] | None]] = {
     "discovery_dir": ("", "where to write the discovery files (default "
                           "~/.ros/overlay_bringup/discovery)", None),
     "start_monitor": ("true", "start the overlay link monitor", ["true", "false"]),
+    "start_link_test": ("false", "also serve link tests (the link_test node: its ~/run service, "
+                                 "TCP 5301-5302 on the overlay)", ["true", "false"]),
+    "namespace": ("", "ROS namespace of every node this starts, so robots of one team on one "
+                      "domain never collide; empty: the robot's overlay name (/r1); '/': none",
+                  None),
     "guard_route": ("true", "after joining, install 'unreachable 100.64.0.0/10 metric 4000' so "
                             "overlay traffic never leaves in clear text when tailscaled stops",
                     ["true", "false"]),
@@ -72,10 +79,15 @@ def _port(text: str) -> int:
                          "from 1024 to 65535, or 0)") from None
 
 
+def get_or(context: LaunchContext, name: str, default: str = "") -> str:
+    """A launch argument's value, or ``default`` when the launch file does not declare it."""
+    value = context.launch_configurations.get(name)
+    return default if value is None else _arg(context, name)
+
+
 def options_from(context: LaunchContext) -> BringupOptions:
     def get(name: str, default: str = "") -> str:
-        value = context.launch_configurations.get(name)
-        return default if value is None else _arg(context, name)
+        return get_or(context, name, default)
 
     return BringupOptions(
         robot_name=get("robot_name"), login_server=get("login_server"),
@@ -101,10 +113,16 @@ def bringup_actions(context: LaunchContext, *args: Any, **kwargs: Any) -> list[A
         f"{', '.join(me.overlay_ips) if me else ''}; {len(plan.snapshot.peers)} peer(s); "
         f"discovery {options.discovery_mode} from {plan.discovery_dir}")))
     actions += [LogInfo(msg=f"overlay: note: {note}") for note in plan.notes]
+    namespace = resolve_namespace(get_or(context, "namespace"), me.hostname if me and me.hostname
+                                  else options.robot_name or socket.gethostname())
+    actions.append(LogInfo(msg=f"overlay: nodes in namespace {namespace or '/'}"))
+    if truthy(get_or(context, "start_link_test", "false")):
+        actions.append(Node(package="overlay_bringup", executable="link_test", name="link_test",
+                            namespace=namespace, output="screen"))
     if truthy(_arg(context, "start_monitor")):
         actions.append(Node(
             package="overlay_bringup", executable="overlay_monitor", name="overlay_monitor",
-            output="screen",
+            namespace=namespace, output="screen",
             parameters=[_arg(context, "monitor_params"),
                         {"backend": options.backend, "socket_path": options.socket_path,
                          "interface": options.interface if options.backend == "wireguard" else ""}]))

@@ -28,7 +28,8 @@ EXAMPLES = """examples:
   overlay-status --backend wireguard --interface wg0
   overlay-status --from-file status.json --json    # a saved 'tailscale status --json'
   overlay-status --watch                           # live table (Ctrl-C to stop)
-  overlay-status --watch --from-topic              # live table from the monitor node
+  overlay-status --watch --from-topic              # every robot's monitor, a table each
+  overlay-status --watch --from-topic --robot r2   # only r2's (/r2/overlay_monitor/status)
   overlay-status --prometheus > /var/lib/node_exporter/textfile/overlay.prom
 """
 
@@ -50,9 +51,11 @@ def _parser() -> argparse.ArgumentParser:
                              "textfile collector)")
     parser.add_argument("--watch", action="store_true",
                         help="redraw the table live (colour on a terminal, plain when piped)")
-    parser.add_argument("--from-topic", metavar="TOPIC", nargs="?",
-                        const="/overlay_monitor/status",
-                        help="with --watch: read the monitor node's topic instead of the backend")
+    parser.add_argument("--from-topic", metavar="TOPIC", nargs="?", const="",
+                        help="with --watch: read the monitor nodes' status topics instead of the "
+                             "backend: every robot's (/<robot>/overlay_monitor/status), or TOPIC")
+    parser.add_argument("--robot", default="",
+                        help="with --from-topic: only this robot's monitor (its namespace)")
     parser.add_argument("--interval", type=float, default=1.0, help="--watch: seconds per update")
     parser.add_argument("--count", type=int, default=0,
                         help="--watch: stop after this many updates (0 = until Ctrl-C)")
@@ -82,10 +85,15 @@ def run(args: argparse.Namespace) -> int:
 
         if not 0.1 <= args.interval <= 3600:
             raise InputError(f"--interval {args.interval:g} is out of range (0.1..3600 s)")
-        if args.from_topic:
-            from .nodes.status_topic import snapshots_from_topic
+        if args.from_topic is not None:
+            from .nodes.status_topic import snapshots_from_topic, snapshots_from_topics
 
-            watch(snapshots_from_topic(args.from_topic, args.interval), make_console(), args.count)
+            if args.from_topic:
+                watch(snapshots_from_topic(args.from_topic, args.interval), make_console(),
+                      args.count)
+            else:
+                watch(snapshots_from_topics(None, args.interval, robot=args.robot),
+                      make_console(), args.count)
         else:
             backend = make_backend(args.backend, args.socket, args.interface)
             watch(snapshots_from_backend(backend, args.interval), make_console(), args.count)

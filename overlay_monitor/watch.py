@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 
 from .backends.base import OverlayBackend
@@ -33,15 +33,27 @@ def snapshots_from_backend(backend: OverlayBackend, interval_s: float,
         monitor.close()
 
 
-def watch(snapshots: Iterator[OverlaySnapshot | None], console: Console, count: int = 0,
+#: one update: a snapshot, None (nothing fresh), or every robot's by name (a fleet)
+Update = OverlaySnapshot | None | dict[str, OverlaySnapshot | None]
+
+
+def watch(snapshots: Iterator[Update], console: Console, count: int = 0,
           clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> int:
-    """Show each snapshot; None shows a STALE banner. Returns the number of updates shown."""
+    """Show each update; None shows a STALE banner; a fleet shows one table per robot (a robot
+    with nothing fresh shows its own STALE line). Returns the number of updates shown."""
     shown = 0
 
-    def render(snapshot: OverlaySnapshot | None) -> Any:
-        if snapshot is None:
+    def render(update: Update) -> Any:
+        if update is None:
             return "[bold red]STALE[/]: no status from the monitor (is it running?)"
-        return build_table(snapshot, clock())
+        if isinstance(update, dict):
+            if not update:
+                return "[bold red]STALE[/]: no robot's monitor status seen yet (is one running?)"
+            return Group(*[f"[bold red]STALE[/]: no fresh status from {robot}" if snap is None
+                           else build_table(snap, clock(), title=f"{robot}: {snap.backend} "
+                                                                  f"{snap.backend_state}")
+                           for robot, snap in update.items()])
+        return build_table(update, clock())
 
     if console.is_terminal:
         with Live(console=console, auto_refresh=False) as live:

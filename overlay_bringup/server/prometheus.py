@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from overlay_monitor.fleet import robot_namespace
+
 from .headscale_api import HeadscaleNode
 from .inventory import Inventory
 
@@ -34,11 +36,11 @@ def _humanized(value_s: float) -> str:
 
 
 def robot_targets(inv: Inventory) -> list[dict[str, Any]]:
-    """One target group per team: ``<robot>.<base_domain>:<port>``, labelled by team (the
-    targets file until ``prometheus-targets`` replaces it)."""
-    return [{"targets": [f"{robot}.{inv.base_domain}:{inv.robot_metrics_port}"
-                         for robot in team.robots],
-             "labels": {"team": team.name}} for team in inv.teams]
+    """One target group per robot: ``<robot>.<base_domain>:<port>``, labelled by team and by
+    robot (its ROS namespace), the targets file until ``prometheus-targets`` replaces it."""
+    return [{"targets": [f"{robot}.{inv.base_domain}:{inv.robot_metrics_port}"],
+             "labels": {"team": team.name, "robot": robot_namespace(robot).lstrip("/")}}
+            for team in inv.teams for robot in team.robots]
 
 
 def prometheus_config(inv: Inventory) -> dict[str, Any]:
@@ -151,8 +153,8 @@ def file_sd_targets(nodes: list[HeadscaleNode], port: int = METRICS_PORT,
         if not ipv4 or set(node.tags) & set(skip_tags):
             continue
         team = ",".join(t.removeprefix("tag:") for t in node.tags) or f"user:{node.user}"
-        groups.append({"targets": [f"{ipv4}:{port}"], "labels": {"node": node.name,
-                                                                 "team": team}})
+        groups.append({"targets": [f"{ipv4}:{port}"], "labels": {
+            "node": node.name, "team": team, "robot": robot_namespace(node.name).lstrip("/")}})
     return groups
 
 

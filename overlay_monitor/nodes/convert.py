@@ -9,6 +9,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from overlay_msgs.msg import LinkEvent, OverlayStatus, PeerStatus
 from std_msgs.msg import Header
 
+from ..fleet import hardware_id
 from ..health import Check
 from ..models import OverlaySnapshot, Peer, peer_fingerprint
 from ..tracker import LinkEvent as LinkEventModel
@@ -50,9 +51,10 @@ def event_msg(event: LinkEventModel, header: Header) -> LinkEvent:
                      old_state=event.old_state, new_state=event.new_state, message=event.message)
 
 
-def diagnostic_status_msg(check: Check, prefix: str) -> DiagnosticStatus:
+def diagnostic_status_msg(check: Check, prefix: str, robot: str = "/") -> DiagnosticStatus:
     return DiagnosticStatus(level=bytes([check.level]), name=f"{prefix}: {check.task}",
-                            message=check.message, hardware_id=check.hardware_id,
+                            message=check.message,
+                            hardware_id=hardware_id(robot, check.hardware_id),
                             values=[KeyValue(key=k, value=v) for k, v in check.values])
 
 
@@ -60,8 +62,9 @@ class MessageCache:
     """Builds the node's messages, reusing those of peers and checks that did not change since
     the previous cycle (building a ROS message in Python costs tens of microseconds)."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, robot: str = "/") -> None:
         self.prefix = prefix
+        self.robot = robot
         self._peers: dict[tuple[object, ...], PeerStatus] = {}
         self._checks: dict[Check, DiagnosticStatus] = {}
 
@@ -81,7 +84,7 @@ class MessageCache:
         return msg
 
     def diagnostics(self, checks: list[Check], header: Header) -> DiagnosticArray:
-        current = {check: self._checks.get(check) or diagnostic_status_msg(check, self.prefix)
-                   for check in checks}
+        current = {check: self._checks.get(check)
+                   or diagnostic_status_msg(check, self.prefix, self.robot) for check in checks}
         self._checks = current
         return DiagnosticArray(header=header, status=[current[c] for c in checks])

@@ -100,7 +100,9 @@ class MonitorNode(Node):
         self._status_pub = self.create_publisher(OverlayStatus, "~/status", LATCHED)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._event_pub = self.create_publisher(LinkEvent, "~/events", 10)
-        self._messages = MessageCache(self.get_name())
+        # diagnostics name the robot: "r1/overlay_monitor: peer r2", hardware id "r1/<peer key>"
+        self._messages = MessageCache(self.get_fully_qualified_name().lstrip("/"),
+                                      robot=self.get_namespace())
         self._metrics = OverlayCollector()
         self._metrics_server: Any = None
         self._metrics_failed = False

@@ -34,34 +34,64 @@ def snapshot_from_msg(msg: Any) -> OverlaySnapshot:
                            peers=[peer_from_msg(p) for p in msg.peers], health=list(msg.health))
 
 
-def snapshots_from_topic(topic: str, interval_s: float, stale_after_s: float = 5.0
-                         ) -> Iterator[OverlaySnapshot | None]:
-    """The newest OverlayStatus every ``interval_s``; None while nothing (fresh) has arrived."""
+#: what the views show of each robot: its newest snapshot, or None while none is fresh
+FleetView = dict[str, "OverlaySnapshot | None"]
+
+
+def snapshots_from_topics(topics: dict[str, str] | None, interval_s: float,
+                          stale_after_s: float = 5.0, robot: str = "",
+                          discover_s: float = 2.0) -> Iterator[FleetView]:
+    """The newest OverlayStatus of each robot every ``interval_s``, by robot. ``topics``: robot
+    -> topic; None: every ``*/overlay_monitor/status`` in the graph (or ``robot``'s only),
+    looked up again on each update so robots that start later appear."""
     import rclpy
     from overlay_msgs.msg import OverlayStatus
     from rclpy.qos import DurabilityPolicy, QoSProfile
 
+    from ..fleet import pick_topics, status_topics
+
     context = rclpy.Context()
     rclpy.init(context=context)
     node = rclpy.create_node("overlay_status_watch", context=context)
-    latest: dict[str, Any] = {}
+    latest: dict[str, tuple[Any, float]] = {}
+    subscribed: dict[str, Any] = {}
+    qos = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
-    def store(msg: Any) -> None:
-        latest["msg"], latest["at"] = msg, time.monotonic()
+    def subscribe(wanted: dict[str, str]) -> None:
+        for name, topic in wanted.items():
+            if name not in subscribed:
+                subscribed[name] = node.create_subscription(
+                    OverlayStatus, topic,
+                    lambda msg, name=name: latest.__setitem__(name, (msg, time.monotonic())), qos)
 
-    node.create_subscription(OverlayStatus, topic, store,
-                             QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
     executor = rclpy.executors.SingleThreadedExecutor(context=context)
     executor.add_node(node)
+
+    def spin(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            executor.spin_once(timeout_sec=max(0.0, end - time.monotonic()))
+
     try:
+        if topics is None:
+            spin(discover_s)  # the graph fills in once discovery has run
         while True:
-            end = time.monotonic() + interval_s
-            while time.monotonic() < end:
-                executor.spin_once(timeout_sec=max(0.0, end - time.monotonic()))
-            fresh = "msg" in latest and time.monotonic() - latest["at"] < stale_after_s
-            yield snapshot_from_msg(latest["msg"]) if fresh else None
+            wanted = topics if topics is not None else pick_topics(
+                status_topics(node.get_topic_names_and_types()), robot)
+            subscribe(wanted)
+            spin(interval_s)
+            now = time.monotonic()
+            yield {name: snapshot_from_msg(latest[name][0])
+                   if name in latest and now - latest[name][1] < stale_after_s else None
+                   for name in sorted(subscribed)}
     finally:
         node.destroy_node()
         context.try_shutdown()
 
 
+def snapshots_from_topic(topic: str, interval_s: float, stale_after_s: float = 5.0
+                         ) -> Iterator[OverlaySnapshot | None]:
+    """The newest OverlayStatus of one topic every ``interval_s``; None while nothing (fresh)
+    has arrived."""
+    for view in snapshots_from_topics({topic: topic}, interval_s, stale_after_s):
+        yield view[topic]

@@ -14,6 +14,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
+from ..fleet import STATUS_TOPIC
 from ..topology import MarkerSpec, topology_markers
 from .spin import run_node
 from .status_topic import snapshot_from_msg
@@ -48,8 +49,9 @@ class TopologyMarkers(Node):
         self.declare_parameter("radius", 3.0, ParameterDescriptor(
             description="circle radius of the peers (m)", read_only=True,
             floating_point_range=[FloatingPointRange(from_value=0.5, to_value=100.0, step=0.0)]))
-        self.declare_parameter("status_topic", "/overlay_monitor/status", ParameterDescriptor(
-            description="the monitor's OverlayStatus topic", read_only=True))
+        self.declare_parameter("status_topic", STATUS_TOPIC, ParameterDescriptor(
+            description="the monitor's OverlayStatus topic; relative, it is the one of this "
+                        "node's namespace (run it under /r1 for robot r1's)", read_only=True))
         self._publisher = self.create_publisher(MarkerArray, "~/markers", LATCHED)
         self._previous = 0
         self.create_subscription(OverlayStatus, self.get_parameter("status_topic").value,

@@ -7,7 +7,18 @@ from datetime import datetime, timezone
 
 from ..models import OverlaySnapshot
 from ..peer_table_model import COLUMNS, client_line, is_stale, rows, sort_rows
-from .qt import QBrush, QColor, QHeaderView, QLabel, Qt, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from .qt import (
+    QBrush,
+    QColor,
+    QComboBox,
+    QHeaderView,
+    QLabel,
+    Qt,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 STALE_AFTER_S = 5.0
 
@@ -18,6 +29,9 @@ class PeerTableWidget(QWidget):  # type: ignore[misc]
         self.setObjectName("OverlayPeerTable")
         self.setWindowTitle("Overlay link health")
         self.stale_after_s = stale_after_s
+        self.robot = QComboBox()  # the robots whose monitors publish (their namespaces)
+        self.robot.setToolTip("the robot whose monitor this shows (/<robot>/overlay_monitor/status)")
+        self.robot.setVisible(False)
         self.client = QLabel(client_line(None))
         self.banner = QLabel("STALE: no status from the overlay monitor")
         self.banner.setStyleSheet("background:#d9363e;color:white;font-weight:bold;padding:4px")
@@ -28,12 +42,29 @@ class PeerTableWidget(QWidget):  # type: ignore[misc]
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.robot)
         layout.addWidget(self.client)
         layout.addWidget(self.banner)
         layout.addWidget(self.table)
         self.sort_column, self.descending = 0, False
         self.snapshot: OverlaySnapshot | None = None
         self.last_message_s: float | None = None
+
+    def set_robots(self, robots: list[str]) -> None:
+        """The robots to choose from (shown once there is a choice); keeps the current one."""
+        current = self.selected_robot()
+        if robots == [self.robot.itemText(i) for i in range(self.robot.count())]:
+            return
+        self.robot.blockSignals(True)
+        self.robot.clear()
+        self.robot.addItems(robots)
+        if current in robots:
+            self.robot.setCurrentIndex(robots.index(current))
+        self.robot.blockSignals(False)
+        self.robot.setVisible(len(robots) > 1)
+
+    def selected_robot(self) -> str:
+        return str(self.robot.currentText())
 
     def show_snapshot(self, snapshot: OverlaySnapshot, received_s: float | None = None) -> None:
         self.snapshot = snapshot

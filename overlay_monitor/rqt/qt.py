@@ -17,6 +17,7 @@ try:  # pragma: no cover - depends on the installation
     from python_qt_binding.QtGui import QBrush, QColor  # type: ignore[import-not-found]
     from python_qt_binding.QtWidgets import (  # type: ignore[import-not-found]
         QApplication,
+        QComboBox,
         QHeaderView,
         QLabel,
         QTableWidget,
@@ -33,6 +34,7 @@ except ImportError:
     from PySide6.QtGui import QBrush, QColor
     from PySide6.QtWidgets import (
         QApplication,
+        QComboBox,
         QHeaderView,
         QLabel,
         QTableWidget,
@@ -43,5 +45,5 @@ except ImportError:
 
     BINDING = "PySide6"
 
-__all__ = ["BINDING", "Qt", "QTimer", "QApplication", "QBrush", "QColor", "QHeaderView",
+__all__ = ["BINDING", "Qt", "QTimer", "QApplication", "QComboBox", "QBrush", "QColor", "QHeaderView",
            "QLabel", "QTableWidget", "QTableWidgetItem", "QVBoxLayout", "QWidget"]

@@ -90,6 +90,8 @@ def _monitor_process():
         except psutil.Error:
             continue
         if "overlay_monitor" in cmd and "--ros-args" in cmd and "__node:=overlay_monitor" in cmd:
+            # in the robot's namespace: its overlay name (the stand-in tailscaled says robot1)
+            assert "__ns:=/robot1" in cmd, cmd
             return proc
     return None
 
@@ -119,7 +121,7 @@ def test_robot_launch_joins_configures_discovery_and_starts_the_monitor(stand_in
     rclpy.init(context=context, args=["--ros-args"])
     node = rclpy.create_node("launch_test_listener", context=context)
     got = []
-    node.create_subscription(OverlayStatus, "/overlay_monitor/status", got.append,
+    node.create_subscription(OverlayStatus, "/robot1/overlay_monitor/status", got.append,
                              QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
     executor = rclpy.executors.SingleThreadedExecutor(context=context)
     executor.add_node(node)
@@ -130,6 +132,6 @@ def test_robot_launch_joins_configures_discovery_and_starts_the_monitor(stand_in
     finally:
         node.destroy_node()
         context.try_shutdown()
-    assert got, "no OverlayStatus on /overlay_monitor/status"
+    assert got, "no OverlayStatus on /robot1/overlay_monitor/status"
     assert got[-1].backend_state == "Running" and got[-1].self.hostname == "robot1"
     assert sorted(p.hostname for p in got[-1].peers) == ["robot2", "robot3"]

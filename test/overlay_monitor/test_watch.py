@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from rich.console import Console
 
 from overlay_monitor.models import LinkState, OverlaySnapshot, Peer
+from overlay_monitor.tailscale_status import snapshot_from_status
 from overlay_monitor.watch import watch
 from overlay_testing import overlay_cli
 from standins.fake_tailscaled import FakeTailscaled
@@ -68,3 +69,13 @@ def test_terminal_view_screenshot_renders(tmp_path):
     assert "<svg" in svg and all(word in svg for word in ("robot3", "derp", "campus", "laptop"))
     if os.environ.get("OVERLAY_UPDATE_SCREENSHOTS"):
         (REPO / "docs" / "terminal_view.svg").write_text(svg)
+
+
+def test_watch_shows_a_table_per_robot_and_a_stale_line_for_a_quiet_one():
+    out = io.StringIO()
+    robot1 = snapshot_from_status(status(self_name="r1", peers=[peer_status("r2", "100.64.0.2")]))
+    shown = watch(iter([{"r1": robot1, "r2": None}]), Console(file=out, width=140), count=1,
+                  clock=lambda: NOW)
+    text = out.getvalue()
+    assert shown == 1 and "r1: tailscale Running" in text
+    assert "STALE: no fresh status from r2" in text

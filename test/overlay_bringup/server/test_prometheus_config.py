@@ -73,8 +73,9 @@ def test_file_sd_targets_from_headscale_nodes():
                                None))
     nodes.append(HeadscaleNode(4, "alice-laptop", "alice", ("100.64.0.5",), True, (), None))
     assert file_sd_targets(nodes) == [
-        {"targets": ["100.64.0.5:9101"], "labels": {"node": "alice-laptop", "team": "user:alice"}},
-        {"targets": ["100.64.0.2:9101"], "labels": {"node": "r2", "team": "a"}}]
+        {"targets": ["100.64.0.5:9101"], "labels": {"node": "alice-laptop", "team": "user:alice",
+                                                    "robot": "alice_laptop"}},
+        {"targets": ["100.64.0.2:9101"], "labels": {"node": "r2", "team": "a", "robot": "r2"}}]
 
 
 def test_dashboard_is_built_with_the_sdk_and_committed_as_generated():

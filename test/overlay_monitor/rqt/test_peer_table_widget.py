@@ -84,6 +84,19 @@ def test_widget_shows_stale_when_the_monitor_goes_quiet(app):
     assert not widget.banner.isHidden()
 
 
+def test_the_robot_list_shows_once_there_is_a_choice_and_keeps_the_choice(app):
+    from overlay_monitor.rqt.peer_table_widget import PeerTableWidget
+
+    widget = PeerTableWidget()
+    widget.set_robots(["r1"])
+    assert widget.robot.isHidden() and widget.selected_robot() == "r1"
+    widget.set_robots(["r1", "r2"])
+    assert not widget.robot.isHidden()
+    widget.robot.setCurrentIndex(1)
+    widget.set_robots(["r0", "r1", "r2"])
+    assert widget.selected_robot() == "r2"
+
+
 def test_the_widget_tests_pass_with_python_qt_binding_too():
     """A ROS 2 desktop has python_qt_binding (PyQt5): the widget and its application must come
     from it alike. Debian's python3 with python3-python-qt-binding stands for that desktop."""

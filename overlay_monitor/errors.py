@@ -24,6 +24,7 @@ EXIT_CODES: dict[int, tuple[str, str]] = {
     14: ("WaitingForApproval", "the node waits for an admin's approval"),
     15: ("JoinTimeout", "tailscale did not reach Running in time"),
     16: ("NotOperator", "this user may not control tailscaled (run one command as root once)"),
+    17: ("NodeKeyExpired", "the server keeps this machine's node with an expired key: release it"),
 }
 
 
@@ -116,3 +117,7 @@ class JoinTimeout(JoinError):
 
 class NotOperator(JoinError):
     exit_code = _code("NotOperator")
+
+
+class NodeKeyExpired(JoinError):
+    exit_code = _code("NodeKeyExpired")

@@ -10,6 +10,7 @@ from overlay_monitor.errors import (
     JoinError,
     JoinTimeout,
     KeyRejected,
+    NodeKeyExpired,
     NotOperator,
     ServerNotTrusted,
     ServerUnreachable,
@@ -111,6 +112,21 @@ _FAILURES: list[tuple[re.Pattern[str], type[JoinError], str]] = [
 
 #: what tailscale prints to a user who is neither root nor tailscaled's operator
 _NOT_OPERATOR = re.compile(r"access denied|--operator=", re.I)
+#: what tailscaled says when headscale (< 0.29.3, headscale#3371) keeps a logged-out node's
+#: expired key: "weird: regen=true but server says NodeKeyExpired"; waiting cannot help
+_NODE_KEY_EXPIRED = re.compile(r"NodeKeyExpired")
+
+
+def node_key_expired(health: list[str], hostname: str) -> NodeKeyExpired | None:
+    """The named error when tailscaled's health says the server refuses this node's key."""
+    if not any(_NODE_KEY_EXPIRED.search(line) for line in health):
+        return None
+    return NodeKeyExpired(
+        f"the server keeps this machine's node ({hostname}) with an expired node key, as "
+        "headscale before 0.29.3 does after 'tailscale logout' (headscale#3371), so no auth key "
+        f"can log it in again: on the server run 'headscale nodes list' and 'headscale nodes "
+        f"delete --identifier <ID of {hostname}>' (or upgrade headscale to 0.29.3 or newer), "
+        "then join again")
 
 
 def classify_failure(stderr: str, secret: str = "", health: list[str] | None = None,

@@ -38,6 +38,7 @@ from .plan import (
     decide,
     guard_route_argv,
     has_guard_route,
+    node_key_expired,
     relay_port_argv,
     relay_port_of,
     tag_mismatch,
@@ -132,18 +133,14 @@ def _join_tailnet(request: JoinRequest, socket_path: str, tailscale: str, ca_fil
             check_server(request.login_server, ca_file)
         socket_arg = socket_path if socket_path != DEFAULT_SOCKET else ""
         argv = up_argv(request, action, tailscale, socket_arg)
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True,
-                                  timeout=request.timeout_s + 10)
-        except subprocess.TimeoutExpired as err:
-            raise JoinTimeout(f"tailscale up did not finish within {request.timeout_s:g} s") from err
-        if proc.returncode != 0:
+        returncode, out = _run_up(argv, client, request, poll_s)
+        if returncode != 0:
             try:
                 health = client.snapshot().health
             except BackendUnavailable:
                 health = []
-            raise classify_failure(proc.stderr + proc.stdout, health=health,
-                                   user=getpass.getuser())
+            raise node_key_expired(health, request.hostname) or classify_failure(
+                out, health=health, user=getpass.getuser())
         deadline = time.monotonic() + request.timeout_s
         while True:
             snapshot = client.snapshot()
@@ -152,6 +149,9 @@ def _join_tailnet(request: JoinRequest, socket_path: str, tailscale: str, ca_fil
                 if mismatch:
                     raise JoinError(mismatch)
                 return JoinResult(action, snapshot)
+            refused = node_key_expired(snapshot.health, request.hostname)
+            if refused is not None:
+                raise refused
             if snapshot.backend_state == "NeedsMachineAuth":
                 raise WaitingForApproval("the server wants an administrator to approve this "
                                          "machine")
@@ -165,6 +165,29 @@ def _join_tailnet(request: JoinRequest, socket_path: str, tailscale: str, ca_fil
             time.sleep(poll_s)
     finally:
         client.close()
+
+
+def _run_up(argv: list[str], client: LocalAPIClient, request: JoinRequest,
+            poll_s: float) -> tuple[int, str]:
+    """Run ``tailscale up`` while watching tailscaled's health: a refusal that waiting cannot
+    cure (NodeKeyExpired) is named at once instead of after the whole timeout."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as proc:
+        deadline = time.monotonic() + request.timeout_s + 10
+        while proc.poll() is None:
+            try:
+                refused = node_key_expired(client.snapshot().health, request.hostname)
+            except BackendUnavailable:
+                refused = None
+            if refused is not None or time.monotonic() > deadline:
+                proc.kill()
+                proc.communicate()
+                if refused is not None:
+                    raise refused
+                raise JoinTimeout(f"tailscale up did not finish within {request.timeout_s:g} s")
+            time.sleep(poll_s)
+        out, _ = proc.communicate()
+    return proc.returncode, out
 
 
 def ensure_relay_server(port: int, socket_path: str, tailscale: str = "tailscale",

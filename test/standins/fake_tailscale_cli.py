@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -88,6 +89,14 @@ def main() -> int:
             write_script(script_path, script)
             print(timeout, file=sys.stderr)
             return 1
+    if "keyexpired" in key:  # headscale < 0.29.3 after 'tailscale logout' (headscale#3371)
+        script["status"] = status("NeedsLogin", self_name=hostname, health=[
+            "You are logged out. The last login error was: weird: regen=true but server says "
+            "NodeKeyExpired: nodekey:" + "0" * 64])
+        write_script(script_path, script)
+        time.sleep(120)  # the real 'tailscale up' waits its whole timeout
+        print(timeout, file=sys.stderr)
+        return 1
     for marker, error in (("expired", "authkey expired"), ("used", "authkey already used")):
         if marker in key:
             print(f"backend error: {error}", file=sys.stderr)

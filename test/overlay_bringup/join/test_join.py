@@ -194,6 +194,19 @@ def test_join_rejected_key_is_a_clear_error(world):
     assert "hskey-auth-expired" not in result.stderr
 
 
+def test_a_node_the_server_keeps_with_an_expired_key_is_named_at_once(world):
+    """headscale < 0.29.3 after 'tailscale logout': tailscale up would wait its whole timeout;
+    overlay-join reads tailscaled's health meanwhile and names the remedy (the stand-in's
+    'tailscale up' sleeps 120 s: waiting for it would end in JoinTimeout, exit 15)."""
+    stuck = world["tmp"] / "stuck.key"
+    stuck.write_text("hskey-auth-keyexpired-TESTONLY\n")
+    stuck.chmod(0o600)
+    result = _join(world, key=stuck)
+    assert result.returncode == 17, result.stderr
+    assert "headscale nodes delete --identifier <ID of robot1>" in result.stderr
+    assert "headscale#3371" in result.stderr and "keyexpired" not in result.stderr
+
+
 def test_join_waiting_for_approval(world):
     pending = world["tmp"] / "pending.key"
     pending.write_text("hskey-auth-machineauth-TESTONLY\n")

@@ -49,6 +49,8 @@ def snapshot_to_json(snapshot: OverlaySnapshot) -> dict[str, Any]:
         "version": snapshot.version,
         "error": snapshot.error,
         "health": list(snapshot.health),
+        "udp": snapshot.udp,
+        "home_derp": snapshot.home_derp,
         "self": peer_to_json(snapshot.self_peer) if snapshot.self_peer else None,
         "peers": [peer_to_json(p) for p in sorted(snapshot.peers, key=lambda p: p.hostname)],
     }

@@ -128,6 +128,10 @@ def client_check(snapshot: OverlaySnapshot) -> Check:
     self_peer = snapshot.self_peer
     if self_peer is not None and self_peer.expired:
         level, message = ERROR, "node key expired: re-authenticate this machine"
+    elif level == OK and snapshot.udp is False:
+        region = f" (region {snapshot.home_derp})" if snapshot.home_derp else ""
+        level, message = WARN, (f"UDP blocked on this network: every link goes through "
+                                f"DERP{region}; expect relay speeds")
     elif level == OK and snapshot.health:
         level, message = WARN, f"Running with {len(snapshot.health)} health warning(s)"
     counts = {s: 0 for s in LinkState}
@@ -136,7 +140,9 @@ def client_check(snapshot: OverlaySnapshot) -> Check:
     values = [("backend", snapshot.backend), ("backend state", state),
               ("version", snapshot.version or "unknown"),
               ("overlay address", ", ".join(self_peer.overlay_ips) if self_peer else "none"),
-              ("peers", str(len(snapshot.peers)))]
+              ("peers", str(len(snapshot.peers))),
+              ("UDP", {True: "available", False: "blocked", None: "unknown"}[snapshot.udp]),
+              ("home DERP region", snapshot.home_derp or "unknown")]
     values += [(f"peers {s.value}", str(n)) for s, n in counts.items() if n]
     values += [(f"health {i + 1}", text) for i, text in enumerate(snapshot.health)]
     return Check(task=CLIENT_TASK, level=level, message=message,

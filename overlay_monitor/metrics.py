@@ -53,6 +53,13 @@ class OverlayCollector(Collector):
         up.add_metric([snapshot.backend if snapshot else "unknown"],
                       1.0 if snapshot is not None and snapshot.reachable else 0.0)
         yield up
+        if snapshot is not None and snapshot.udp is not None:
+            udp = GaugeMetricFamily("overlay_udp_available",
+                                    "1 when UDP works on this network (tailscaled's netcheck "
+                                    "got STUN replies), 0 when blocked: every link goes "
+                                    "through DERP", labels=["home_derp"])
+            udp.add_metric([snapshot.home_derp], 1.0 if snapshot.udp else 0.0)
+            yield udp
         state = GaugeMetricFamily("overlay_peer_state",
                                   "1 for the peer's current link state, 0 for the others",
                                   labels=["peer", "ip", "state"])

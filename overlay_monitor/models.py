@@ -92,3 +92,20 @@ class OverlaySnapshot:
     taken_at: datetime | None = None
     version: str = ""  # backend version, e.g. tailscaled's long version
     error: str = ""  # why the backend could not be read (reachable is False)
+    #: UDP usable on this network (tailscaled's netcheck): True, False (blocked: DERP only),
+    #: None (unknown: no netcheck yet, or not a Tailscale backend)
+    udp: bool | None = None
+
+    @property
+    def home_derp(self) -> str:
+        """This client's preferred DERP region (empty when unknown)."""
+        return self.self_peer.derp_region if self.self_peer else ""
+
+    def udp_text(self) -> str:
+        """One phrase for views: what UDP availability means for the links."""
+        if self.udp is None:
+            return ""
+        if self.udp:
+            return "UDP available"
+        return (f"UDP blocked: DERP only ({self.home_derp})" if self.home_derp
+                else "UDP blocked: DERP only")

@@ -100,7 +100,7 @@ class PingScheduler:
 
 def _visible_state(snapshot: OverlaySnapshot) -> tuple[object, ...]:
     """What a person watching the overlay would call a change (counters and rates are not)."""
-    return (snapshot.backend_state, snapshot.reachable, tuple(
+    return (snapshot.backend_state, snapshot.reachable, snapshot.udp, snapshot.home_derp, tuple(
         (p.key, p.state, p.online, p.endpoint, p.derp_region, p.expired)
         for p in snapshot.peers))
 

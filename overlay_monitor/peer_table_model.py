@@ -72,7 +72,9 @@ def client_line(snapshot: OverlaySnapshot | None) -> str:
     me = snapshot.self_peer
     name = me.hostname if me else "?"
     ips = ", ".join(me.overlay_ips) if me and me.overlay_ips else ""
-    return f"{name} {ips} — {snapshot.backend} {snapshot.backend_state}, {len(snapshot.peers)} peer(s)"
+    udp = f", {snapshot.udp_text()}" if snapshot.udp is not None else ""
+    return (f"{name} {ips} — {snapshot.backend} {snapshot.backend_state}, "
+            f"{len(snapshot.peers)} peer(s){udp}")
 
 
 def is_stale(last_message_s: float | None, now_s: float, stale_after_s: float,

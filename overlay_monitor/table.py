@@ -69,6 +69,8 @@ def build_table(snapshot: OverlaySnapshot, now: datetime, title: str = "") -> Ta
     heading = title or f"{self_name}: {snapshot.backend} {snapshot.backend_state}"
     if not snapshot.reachable:
         heading += " (STALE: backend not readable)"
+    elif snapshot.udp is False:
+        heading += f" — {snapshot.udp_text()}"
     table = Table(title=heading, title_justify="left",
                   caption=snapshot.error or None, caption_justify="left")
     for column in COLUMNS:

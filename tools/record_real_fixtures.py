@@ -20,6 +20,7 @@ from pathlib import Path
 from overlay_lab.runner import require_state, robot_exec_argv, switch_campus
 from overlay_lab.services import api_key_file, server_out
 from overlay_lab.tailnet import member_dir as robot_dir
+from overlay_monitor.netcheck import StunCounters, stun_counters
 
 OUT = Path(__file__).resolve().parents[1] / "test" / "fixtures" / "real"
 _KEYS = re.compile(r"\b(hskey-(?:auth|api)-)[A-Za-z0-9_\-]+")
@@ -109,6 +110,7 @@ def record(prefix: str, rest_only: bool = False, up_failures: bool = False) -> N
              "open campus, after 3 ICMP pings to r2: GET /localapi/v0/status on r1 (r2 direct)")
     rec.save("prefs.json", pretty(rec.localapi("r1", "GET", "/localapi/v0/prefs")),
              "GET /localapi/v0/prefs on r1 after overlay-join")
+    record_netcheck(rec)
     # offline: r3's tailscaled stopped
     pid = rec.state.robot("r3").tailscaled_pid
     subprocess.run(["kill", str(pid)], check=False)
@@ -123,6 +125,39 @@ def record(prefix: str, rest_only: bool = False, up_failures: bool = False) -> N
              "r3's tailscaled killed: GET /localapi/v0/status on r1 once r3 is Online=false")
     record_rest(rec)
     write_readme(rec.notes)
+
+
+def _stun(rec: Recorder) -> StunCounters:
+    return stun_counters(rec.localapi("r1", "GET", "/localapi/v0/metrics"))
+
+
+def _wait_netcheck(rec: Recorder, before: StunCounters, blocked: bool,
+                   timeout_s: float = 120.0) -> None:
+    """Until tailscaled's periodic netcheck (every 20-26 s, only while links are in use: pings
+    to r2 keep them so) sent STUN again: with no reply when ``blocked``, with one otherwise."""
+    r2_ip = rec.state.robot("r2").tailscale_ips[0]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        now = _stun(rec)
+        if now.sent > before.sent and (now.received == before.received) == blocked:
+            return
+        rec.run("r1", ["ping", "-q", "-c", "5", "-i", "0.2", r2_ip])
+    raise SystemExit(f"no {'unanswered' if blocked else 'answered'} netcheck within {timeout_s:g} s")
+
+
+def record_netcheck(rec: Recorder) -> None:
+    """Client metrics (GET /localapi/v0/metrics) on the open campus and with every UDP packet
+    dropped (tcp443): the netcheck counters the monitor reads to tell "UDP blocked"."""
+    _wait_netcheck(rec, _stun(rec), blocked=False)
+    rec.save("localapi_metrics_open.txt", rec.localapi("r1", "GET", "/localapi/v0/metrics"),
+             "open campus, after a netcheck: GET /localapi/v0/metrics on r1")
+    switch_campus(rec.prefix, "tcp443")
+    _wait_netcheck(rec, _stun(rec), blocked=True)
+    _wait_netcheck(rec, _stun(rec), blocked=True)  # two in a row: none answered
+    rec.save("localapi_metrics_tcp443.txt", rec.localapi("r1", "GET", "/localapi/v0/metrics"),
+             "tcp443 campus (every UDP packet dropped), after two netchecks: GET "
+             "/localapi/v0/metrics on r1")
+    switch_campus(rec.prefix, "open")
 
 
 def record_rest(rec: Recorder) -> None:
@@ -225,9 +260,11 @@ def write_readme(notes: dict[str, str]) -> None:
             if match:
                 old[match[1]] = match[2]
     old.update(notes)
-    lines = ["Outputs of the real programs (tailscale/tailscaled 1.102.5, headscale 0.29.2) recorded "
-             "in the lab\nby tools/record_real_fixtures.py (--up-failures for up_*.txt); keys "
-             "are replaced by TESTONLY placeholders.\n"]
+    pins = dict(re.findall(r"^(\w+)_VERSION=v?(\S+)$", (Path(__file__).parent /
+                                                          "components.env").read_text(), re.M))
+    lines = [f"Outputs of the real programs (tailscale/tailscaled {pins['TAILSCALE']}, headscale "
+             f"{pins['HEADSCALE']}) recorded in the lab\nby tools/record_real_fixtures.py "
+             "(--up-failures for up_*.txt); keys are replaced by TESTONLY placeholders.\n"]
     lines += [f"- `{name}`: {how}" for name, how in sorted(old.items())]
     readme.write_text("\n".join(lines) + "\n")
 

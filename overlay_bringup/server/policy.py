@@ -75,8 +75,11 @@ def build_policy(inv: Inventory) -> dict[str, Any]:
     # (nothing of the fleet's should call outside the campus). headscale 0.29 serves nodeAttrs;
     # autogroups, because naming a user who has not been created yet makes headscale refuse the
     # whole policy file at start-up.
+    # debug-always-stun (tailcfg.NodeAttrDebugForceBackgroundSTUN): tailscaled keeps its netcheck
+    # every 20-26 s even while its links are idle (by default it stops), so a robot always knows
+    # whether UDP works where it stands (the monitor's "UDP blocked" check) and a roam is seen.
     node_attrs = [{"target": ["autogroup:member", "autogroup:tagged"],
-                   "attr": ["disable-captive-portal-detection"]}]
+                   "attr": ["disable-captive-portal-detection", "debug-always-stun"]}]
     policy = {"groups": groups, "tagOwners": tag_owners, "acls": acls, "nodeAttrs": node_attrs,
               "tests": tests}
     if inv.relays:

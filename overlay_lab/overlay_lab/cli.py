@@ -86,7 +86,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--campus", choices=CAMPUS_MODES, default="restrictive",
                        help="tailscale overlay: open lets UDP between robots through (direct "
                             "paths); restrictive passes only the server's HTTPS and STUN, so "
-                            "every pair is DERP-relayed (default)")
+                            "every pair is DERP-relayed (default); tcp443 drops every UDP "
+                            "packet: only TCP 443 to the server passes (DERP over HTTPS)")
         p.add_argument("--peer-relay", action="store_true",
                        help="tailscale overlay: add a peer relay host (dmz) that robots reach on "
                             "one UDP port only; robots still cannot reach each other")
@@ -111,7 +112,8 @@ def _parser() -> argparse.ArgumentParser:
         "prometheus", help="tailscale lab: the server joins the overlay with the monitoring tag "
                            "and runs the real Prometheus, scraping every robot's exporter"))
     campus = with_prefix(sub.add_parser(
-        "campus", help="switch a running tailscale lab's campus network: open or restrictive"))
+        "campus", help="switch a running tailscale lab's campus network: open, restrictive or "
+                       "tcp443"))
     campus.add_argument("mode", choices=CAMPUS_MODES)
     paths = sub.add_parser(
         "paths", help="the three-path experiment: direct, peer relay and DERP, each against the "

@@ -61,40 +61,63 @@ def _underlay_test_rules(plan: LabPlan, stateless: bool = False) -> str:
             f"    meta l4proto {{ tcp, udp }} th dport {{ {ports} }} accept\n")
 
 
-def campus_ruleset(plan: LabPlan, campus: str) -> str:
-    """The router of a tailscale lab: a campus network.
+ROBOT_SUBNETS = "198.18.0.0/16"
 
-    Always: robots reach the server's HTTPS port (control plane and DERP, TCP) and its STUN port
-    (UDP), and nothing else of it. ``open``: UDP between robots passes too, so tailscaled finds
-    direct paths. ``restrictive`` (the seed study's campus): nothing passes between robots, so
-    every pair is DERP-relayed. With a peer relay, robots reach the relay host on its UDP port
-    only, and the relay reaches the server like a robot. Rules match addresses and ports both
-    ways, without connection tracking, so a switch takes effect on flows that already exist.
-    """
+
+def _check_campus(campus: str) -> None:
     if campus not in CAMPUS_MODES:
         raise InputError(f"campus {campus!r} is not one of {', '.join(CAMPUS_MODES)}")
-    robots = "198.18.0.0/16"
-    open_rules = (f"    ip saddr {robots} ip daddr {robots} meta l4proto udp accept\n"
-                  if campus == "open" else "")
-    loss = "\n".join(f"    {rule}" for rule in _loss_rules(plan.robots))
-    members = f"{{ {robots}, {PEER_RELAY_IP} }}" if plan.peer_relay else robots
-    relay = (f"    ip saddr {robots} ip daddr {PEER_RELAY_IP} udp dport {PEER_RELAY_PORT} accept\n"
-             f"    ip saddr {PEER_RELAY_IP} udp sport {PEER_RELAY_PORT} ip daddr {robots} accept\n"
-             if plan.peer_relay else "")
-    library = plan.library_robot
-    stun_from = members
+
+
+def _members(plan: LabPlan) -> str:
+    return f"{{ {ROBOT_SUBNETS}, {PEER_RELAY_IP} }}" if plan.peer_relay else ROBOT_SUBNETS
+
+
+def campus_rules(plan: LabPlan, campus: str) -> list[str]:
+    """The campus chain: every UDP the campus lets through. ``restrictive`` (the seed study's
+    campus): STUN to the server (and the peer relay's port, the library robot's STUN to its
+    DERP); ``open``: also UDP between robots, so pairs go direct; ``tcp443``: no UDP at all,
+    only the TCP 443 of the forward chain (DERP over HTTPS is the only path)."""
+    _check_campus(campus)
+    if campus == "tcp443":
+        return []
+    robots, library = ROBOT_SUBNETS, plan.library_robot
+    stun_from = _members(plan)
+    rules = []
     if library is not None:
-        # the library robot's STUN reaches only the library's DERP: it homes there. Everyone
-        # reaches the library's DERP over TLS (to talk to robots that home there).
+        # the library robot's STUN reaches only the library's DERP: it homes there
         senders = [r.underlay_subnet for r in plan.robots if r is not library]
         senders += [PEER_RELAY_IP] if plan.peer_relay else []
         stun_from = f"{{ {', '.join(senders)} }}"
-        relay += (f"    ip saddr {robots} ip daddr {DERP_REGION_IP} tcp dport 443 accept\n"
-                  f"    ip saddr {DERP_REGION_IP} tcp sport 443 ip daddr {robots} accept\n"
-                  f"    ip saddr {library.underlay_ip} ip daddr {DERP_REGION_IP} udp dport 3478 "
-                  "accept\n"
-                  f"    ip saddr {DERP_REGION_IP} udp sport 3478 ip daddr {library.underlay_ip} "
-                  "accept\n")
+        rules += [f"ip saddr {library.underlay_ip} ip daddr {DERP_REGION_IP} udp dport 3478 accept",
+                  f"ip saddr {DERP_REGION_IP} udp sport 3478 ip daddr {library.underlay_ip} accept"]
+    rules = [f"ip saddr {stun_from} ip daddr {SERVER_IP} udp dport 3478 accept",
+             f"ip saddr {SERVER_IP} udp sport 3478 ip daddr {stun_from} accept", *rules]
+    if plan.peer_relay:
+        rules += [f"ip saddr {robots} ip daddr {PEER_RELAY_IP} udp dport {PEER_RELAY_PORT} accept",
+                  f"ip saddr {PEER_RELAY_IP} udp sport {PEER_RELAY_PORT} ip daddr {robots} accept"]
+    if campus == "open":
+        rules.append(f"ip saddr {robots} ip daddr {robots} meta l4proto udp accept")
+    return rules
+
+
+def campus_ruleset(plan: LabPlan, campus: str) -> str:
+    """The router of a tailscale lab: a campus network.
+
+    Always (forward chain): robots reach the server's HTTPS port (control plane and DERP, TCP),
+    and with a second DERP region its HTTPS too, nothing else of them. The campus chain
+    (``campus_rules``) holds every UDP rule, so switching a running lab's campus
+    (``campus_chain_rules``) can also block all UDP. Rules match addresses and ports both ways,
+    without connection tracking, so a switch takes effect on flows that already exist.
+    """
+    _check_campus(campus)
+    loss = "\n".join(f"    {rule}" for rule in _loss_rules(plan.robots))
+    members = _members(plan)
+    derp = ""
+    if plan.library_robot is not None:  # everyone reaches the library's DERP over TLS
+        derp = (f"    ip saddr {ROBOT_SUBNETS} ip daddr {DERP_REGION_IP} tcp dport 443 accept\n"
+                f"    ip saddr {DERP_REGION_IP} tcp sport 443 ip daddr {ROBOT_SUBNETS} accept\n")
+    chain = "".join(f"    {rule}\n" for rule in campus_rules(plan, campus))
     return f"""table inet overlay_lab
 delete table inet overlay_lab
 table inet overlay_lab {{
@@ -102,15 +125,13 @@ table inet overlay_lab {{
 {loss}
   }}
   chain campus {{
-{open_rules}  }}
+{chain}  }}
   chain forward {{
     type filter hook forward priority filter; policy drop;
     jump underlay_loss
     ip saddr {members} ip daddr {SERVER_IP} tcp dport 443 accept
     ip saddr {SERVER_IP} tcp sport 443 ip daddr {members} accept
-    ip saddr {stun_from} ip daddr {SERVER_IP} udp dport 3478 accept
-    ip saddr {SERVER_IP} udp sport 3478 ip daddr {stun_from} accept
-{relay}    jump campus
+{derp}    jump campus
 {_underlay_test_rules(plan, stateless=True)}  }}
   chain input {{
     type filter hook input priority filter; policy drop;
@@ -123,15 +144,10 @@ table inet overlay_lab {{
 """
 
 
-def campus_chain_rules(campus: str) -> str:
+def campus_chain_rules(plan: LabPlan, campus: str) -> str:
     """nft commands that switch a running tailscale lab's campus (only the campus chain)."""
-    if campus not in CAMPUS_MODES:
-        raise InputError(f"campus {campus!r} is not one of {', '.join(CAMPUS_MODES)}")
-    rules = "flush chain inet overlay_lab campus\n"
-    if campus == "open":
-        rules += ("add rule inet overlay_lab campus ip saddr 198.18.0.0/16 ip daddr 198.18.0.0/16 "
-                  "meta l4proto udp accept\n")
-    return rules
+    return "flush chain inet overlay_lab campus\n" + "".join(
+        f"add rule inet overlay_lab campus {rule}\n" for rule in campus_rules(plan, campus))
 
 
 def wireguard_ruleset(plan: LabPlan) -> str:

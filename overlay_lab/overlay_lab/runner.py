@@ -18,6 +18,7 @@ from pathlib import Path
 
 from overlay_bringup.components import require_components
 from overlay_monitor.errors import LabError
+from overlay_monitor.files import write_atomic
 
 from . import proc
 from .network import HOSTS, HostLink, load_ruleset, make_router
@@ -41,7 +42,15 @@ from .state import (
     save_state,
 )
 from .tailnet import member_home, start_tailscaled
-from .topology import OVERLAY_NETWORK, OVERLAY_TRAITS, PEER_RELAY_NAME, LabPlan, Overlay, RobotPlan
+from .topology import (
+    CAMPUS_MODES,
+    OVERLAY_NETWORK,
+    OVERLAY_TRAITS,
+    PEER_RELAY_NAME,
+    LabPlan,
+    Overlay,
+    RobotPlan,
+)
 
 REQUIRED_TOOLS = ("ip", "nft")
 #: what each overlay needs besides iproute2 and nftables
@@ -85,8 +94,16 @@ def _robot_link(plan: LabPlan, robot: RobotPlan) -> HostLink:
                     robot.impairment.rate_kbit)
 
 
+def campus_file(prefix: str, campus: str) -> Path:
+    """The nft commands that switch lab ``prefix``'s router to ``campus`` (written at up)."""
+    return lab_dir(prefix) / "campus" / f"{campus}.nft"
+
+
 def _build_underlay(plan: LabPlan) -> None:
     """Router, service hosts, robots (each with its private /dev/shm), the router's rules."""
+    if plan.traits.has_server:
+        for campus in CAMPUS_MODES:
+            write_atomic(campus_file(plan.prefix, campus), campus_chain_rules(plan, campus))
     make_router(plan.router_namespace)
     for link in overlay_for(plan.overlay).service_hosts(plan):
         HOSTS.make(plan.router_namespace, link)
@@ -285,7 +302,9 @@ def switch_campus(prefix: str, campus: str) -> LabState:
     """Open or close a running tailscale lab's campus (only its campus chain changes)."""
     state = require_state(prefix)
     _require_server(state, "a campus mode")
-    load_ruleset(state.router_namespace, campus_chain_rules(campus))
+    if campus not in CAMPUS_MODES:
+        raise LabError(f"campus {campus!r} is not one of {', '.join(CAMPUS_MODES)}")
+    load_ruleset(state.router_namespace, campus_file(prefix, campus).read_text())
     state.campus = campus
     save_state(state)
     return state

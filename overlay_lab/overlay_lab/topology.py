@@ -35,7 +35,9 @@ OVERLAY_MTU = 1280
 OVERLAY_NETWORK = "100.64.0.0/10"
 MAX_ROBOTS = 200
 DEFAULT_PREFIX = "ovl"
-CAMPUS_MODES = ("open", "restrictive")
+#: open: UDP between robots passes (direct paths); restrictive: only the server's HTTPS and
+#: STUN (every pair DERP-relayed); tcp443: no UDP at all, only TCP 443 (DERP over HTTPS)
+CAMPUS_MODES = ("open", "restrictive", "tcp443")
 TAILSCALE_INTERFACE = "tailscale0"
 #: tailscaled's UDP port (WireGuard and disco) on every lab robot
 TAILSCALED_PORT = 41641

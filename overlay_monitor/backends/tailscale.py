@@ -1,13 +1,16 @@
 """tailscaled's LocalAPI over its unix socket (httpx). One private method does all HTTP I/O.
 
-Endpoints used: ``GET /localapi/v0/status`` (ipnstate.Status) and
-``POST /localapi/v0/ping?ip=…&type=disco`` (ipnstate.PingResult). tailscaled accepts LocalAPI
+Endpoints used: ``GET /localapi/v0/status`` (ipnstate.Status),
+``POST /localapi/v0/ping?ip=…&type=disco`` (ipnstate.PingResult) and ``GET /localapi/v0/metrics``
+(client metrics: the netcheck counters that say whether UDP works here). tailscaled accepts LocalAPI
 requests whose Host header is ``local-tailscaled.sock`` (its apitype.LocalAPIHost).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -15,11 +18,14 @@ import httpx
 
 from ..errors import BackendProtocolError, BackendUnavailable, InputError
 from ..models import OverlaySnapshot, Peer
+from ..netcheck import UdpTracker, stun_counters
 from ..tailscale_status import PingOutcome, ping_from_json, snapshot_from_status
 from .base import DEFAULT_SOCKET
 
 LOCALAPI_HOST = "local-tailscaled.sock"
 DEFAULT_TIMEOUT_S = 2.0
+#: how often the netcheck counters are read (tailscaled runs a netcheck every 20-30 s)
+UDP_READ_EVERY_S = 5.0
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
@@ -34,6 +40,8 @@ class LocalAPIClient:
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.socket_path = socket_path
         self.timeout_s = timeout_s
+        self._udp = UdpTracker()
+        self._udp_read_at = -UDP_READ_EVERY_S
         self._client = httpx.Client(transport=httpx.HTTPTransport(uds=socket_path),
                                     base_url=f"http://{LOCALAPI_HOST}",
                                     timeout=timeout_s)
@@ -78,9 +86,26 @@ class LocalAPIClient:
     def snapshot(self) -> OverlaySnapshot:
         body = self._request("GET", "/localapi/v0/status")
         try:
-            return snapshot_from_status(body, datetime.now(timezone.utc))
+            snapshot = snapshot_from_status(body, datetime.now(timezone.utc))
         except InputError as err:  # garbage, partial JSON, a shape that is not ipnstate.Status
             raise BackendProtocolError(f"tailscaled ({self.socket_path}): {err}") from err
+        snapshot.udp = self._udp_available()
+        return snapshot
+
+    def client_metrics(self) -> str:
+        """tailscaled's client metrics (``GET /localapi/v0/metrics``, Prometheus text; root or
+        the operator only)."""
+        return self._request("GET", "/localapi/v0/metrics").decode(errors="replace")
+
+    def _udp_available(self) -> bool | None:
+        """UDP availability from the netcheck counters, read at most every UDP_READ_EVERY_S
+        (unknown where this user may not read them)."""
+        now = time.monotonic()
+        if now - self._udp_read_at >= UDP_READ_EVERY_S:
+            self._udp_read_at = now
+            with contextlib.suppress(BackendUnavailable, InputError):  # 403: not the operator
+                self._udp.update(stun_counters(self.client_metrics()))
+        return self._udp.available
 
     def prefs(self) -> dict[str, Any]:
         """ipn.Prefs (``GET /localapi/v0/prefs``): ControlURL, Hostname, AdvertiseTags, …"""

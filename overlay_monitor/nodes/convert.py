@@ -43,6 +43,9 @@ def status_msg(snapshot: OverlaySnapshot, header: Header) -> OverlayStatus:
                         + ([f"backend not readable: {snapshot.error}"] if snapshot.error else []))
     if snapshot.self_peer is not None:
         msg.self = peer_msg(snapshot.self_peer)
+    msg.udp = {None: OverlayStatus.UDP_UNKNOWN, True: OverlayStatus.UDP_AVAILABLE,
+               False: OverlayStatus.UDP_BLOCKED}[snapshot.udp]
+    msg.home_derp_region = snapshot.home_derp
     return msg
 
 
@@ -79,7 +82,8 @@ class MessageCache:
         self._peers = current
         msg = status_msg(OverlaySnapshot(snapshot.backend, snapshot.backend_state,
                                          snapshot.reachable, snapshot.self_peer, [],
-                                         snapshot.health, error=snapshot.error), header)
+                                         snapshot.health, error=snapshot.error,
+                                         udp=snapshot.udp), header)
         msg.peers = peers
         return msg
 

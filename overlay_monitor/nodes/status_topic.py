@@ -28,10 +28,14 @@ def peer_from_msg(msg: Any) -> Peer:
                 last_seen=_time(msg.last_seen))
 
 
+_UDP = {0: None, 1: True, 2: False}
+
+
 def snapshot_from_msg(msg: Any) -> OverlaySnapshot:
     return OverlaySnapshot(backend=msg.backend, backend_state=msg.backend_state,
                            reachable=msg.backend_reachable, self_peer=peer_from_msg(msg.self),
-                           peers=[peer_from_msg(p) for p in msg.peers], health=list(msg.health))
+                           peers=[peer_from_msg(p) for p in msg.peers], health=list(msg.health),
+                           udp=_UDP.get(msg.udp))
 
 
 #: what the views show of each robot: its newest snapshot, or None while none is fresh

@@ -67,6 +67,7 @@ def test_lab_joined_every_robot_with_overlay_join_through_the_real_server(ts_lab
     # nothing calls home: the policy's nodeAttrs turn captive-portal probes off, auto-update off
     caps = json.loads(run_in(state, "r1", ["tailscale", "status", "--json"]).stdout)["Self"]["CapMap"]
     assert "disable-captive-portal-detection" in caps and caps.get("default-auto-update") == [False]
+    assert "debug-always-stun" in caps  # netcheck keeps running while idle (UDP check, roaming)
 
 
 def test_restrictive_campus_every_pair_is_derp_as_tailscale_says(ts_lab):

@@ -25,8 +25,9 @@ def test_localapi_status_over_the_socket_with_the_localapi_host_header(daemon):
         snap = client.snapshot()
     assert [p.hostname for p in snap.peers] == ["robot2"]
     assert snap.peers[0].state is LinkState.DIRECT
-    assert daemon.requests() == [{"method": "GET", "path": "/localapi/v0/status",
-                                  "host": "local-tailscaled.sock"}]
+    # the status, then (at most every UDP_READ_EVERY_S) the netcheck counters
+    assert daemon.requests() == [{"method": "GET", "path": path, "host": "local-tailscaled.sock"}
+                                 for path in ("/localapi/v0/status", "/localapi/v0/metrics")]
 
 
 def test_localapi_disco_ping(daemon):

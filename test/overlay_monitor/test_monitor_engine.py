@@ -168,3 +168,40 @@ def test_config_rejects_bad_values():
         MonitorConfig(poll_period_s=0)
     with pytest.raises(InputError, match="max pings in flight 0"):
         MonitorConfig(max_pings_in_flight=0)
+
+
+def test_udp_blocked_on_this_network_is_a_warning_with_the_home_region(daemon, monkeypatch):
+    """The real client metrics, open campus then tcp443 (recorded one after the other), served
+    by the stand-in: the client check turns WARN and names DERP and the home region."""
+    from overlay_monitor.backends import tailscale as backend_module
+    from overlay_monitor.metrics import exposition
+    from overlay_testing import FIXTURES
+
+    monkeypatch.setattr(backend_module, "UDP_READ_EVERY_S", 0.0)  # read the counters every poll
+    real = FIXTURES / "real"
+    script = daemon.script()
+    script["status"]["Self"]["Relay"] = "campus"
+    monitor = OverlayMonitor(LocalAPIClient(daemon.socket_path), MonitorConfig(ping_period_s=0))
+    try:
+        daemon.set(**script, metrics=(real / "localapi_metrics_open.txt").read_text())
+        first = monitor.poll()
+        assert first.snapshot.udp is True and first.checks[0].level == OK
+        daemon.set(**script, metrics=(real / "localapi_metrics_tcp443.txt").read_text())
+        blocked = monitor.poll()
+        client = blocked.checks[0]
+        assert blocked.snapshot.udp is False and client.level == WARN
+        assert client.message.startswith("UDP blocked on this network: every link goes through "
+                                         "DERP (region campus)")
+        assert ("UDP", "blocked") in client.values
+        assert 'overlay_udp_available{home_derp="campus"} 0.0' in exposition(blocked.snapshot)
+    finally:
+        monitor.close()
+
+
+def test_a_user_who_may_not_read_the_metrics_sees_udp_unknown(daemon):
+    monitor = OverlayMonitor(LocalAPIClient(daemon.socket_path), MonitorConfig(ping_period_s=0))
+    try:
+        update = monitor.poll()  # the stand-in answers 403 without a metrics script
+        assert update.snapshot.udp is None and update.checks[0].level == OK
+    finally:
+        monitor.close()

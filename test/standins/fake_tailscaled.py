@@ -1,7 +1,9 @@
 """A stand-in for tailscaled's LocalAPI: HTTP over a real unix socket, scripted by a JSON file.
 
 Not tailscaled. It answers the two endpoints the overlay tools use, the way tailscaled does:
-``GET /localapi/v0/status`` and ``POST /localapi/v0/ping?ip=…&type=…``, rejecting a Host header
+``GET /localapi/v0/status``, ``GET /localapi/v0/metrics`` (script field ``metrics``: an
+exposition; without it 403, as for a user who is not the operator) and
+``POST /localapi/v0/ping?ip=…&type=…``, rejecting a Host header
 other than ``local-tailscaled.sock`` (403) and wrong methods (405). What it answers comes from
 the script file, re-read on every request, so a test (or another process) changes the daemon's
 state by rewriting it:
@@ -98,6 +100,13 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._send(200, json.dumps(script.get("prefs", {})).encode())
             return
+        if url.path == "/localapi/v0/metrics":  # client metrics: a recorded exposition
+            metrics = script.get("metrics")
+            if metrics is None:
+                self._error(403, "metric access denied")  # what a non-operator user gets
+            else:
+                self._send(200, str(metrics).encode(), "text/plain")
+            return
         if url.path == "/localapi/v0/ping":
             if self.command != "POST":
                 self._error(405, "want POST")
@@ -135,6 +144,11 @@ class FakeTailscaled:
 
     def set(self, **script: Any) -> None:
         write_script(self.script_path, {"mode": "ok", **script})
+
+    def script(self) -> dict[str, Any]:
+        """The script as it is now (to change one field and ``set`` it again)."""
+        loaded: dict[str, Any] = json.loads(Path(self.script_path).read_text())
+        return loaded
 
     def requests(self) -> list[dict[str, str]]:
         path = Path(f"{self.script_path}.requests")

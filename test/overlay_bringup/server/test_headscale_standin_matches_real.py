@@ -71,17 +71,20 @@ def test_client_reads_real_nodes_and_keys():
     assert {n.name for n in parsed} == {"r1", "r2", "r3"}
     assert all(tuple(n.tags) == ("tag:lab",) for n in parsed)
     keys = json.loads(_recorded("rest_preauthkeys.json")[1])["preAuthKeys"]
-    (key,) = [_key(k) for k in _convert(keys, list[_PreAuthKeyJSON], "pre-auth key list")]
-    assert key.reusable and tuple(key.acl_tags) == ("tag:lab",)
+    parsed_keys = [_key(k) for k in _convert(keys, list[_PreAuthKeyJSON], "pre-auth key list")]
+    # apply issued one key per enrolled tag of the lab inventory: the team and the monitoring
+    assert sorted(tuple(k.acl_tags) for k in parsed_keys) == [("tag:lab",), ("tag:monitoring",)]
+    assert all(k.reusable for k in parsed_keys)
 
 
 def test_status_rows_from_the_real_node_list():
-    from datetime import datetime, timezone
+    from datetime import timedelta
 
     from overlay_bringup.server.fleet_status import status_json, status_rows
     nodes = json.loads(_recorded("rest_nodes.json")[1])["nodes"]
     parsed = [_node(n) for n in _convert(nodes, list[_NodeJSON], "node list")]
-    now = datetime(2026, 11, 30, 14, 0, tzinfo=timezone.utc)
+    r3 = next(n for n in parsed if n.name == "r3")
+    now = r3.last_seen + timedelta(minutes=32)  # a clock 32 min after r3 was last seen
     rows = status_rows(parsed, now)
     assert [r[0] for r in rows] == ["r1", "r2", "r3"]
     assert all(r[2] == "tag:lab" and r[6] == "never (tagged)" for r in rows)

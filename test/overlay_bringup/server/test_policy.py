@@ -76,7 +76,8 @@ def test_policy_renders_as_hujson_with_v2_conventions():
     assert body["groups"]["group:team-a-people"] == ["alice@", "bruno@"]
     assert all(user.endswith("@") for users in body["groups"].values() for user in users)
     assert body["nodeAttrs"] == [{"target": ["autogroup:member", "autogroup:tagged"],
-                                  "attr": ["disable-captive-portal-detection"]}]
+                                  "attr": ["disable-captive-portal-detection",
+                                           "debug-always-stun"]}]
     # headscale 0.29.2 refuses a tests block while a tag has no node: the server never gets it
     assert "tests" not in body
     assert json.loads(render_policy_tests(POLICY)) == {"tests": POLICY["tests"]}

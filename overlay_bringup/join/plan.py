@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -155,6 +156,22 @@ def classify_failure(stderr: str, secret: str = "", health: list[str] | None = N
         return JoinError("tailscale refused to change its settings without --reset "
                          "(tailscale said: requires mentioning all non-default flags)")
     return JoinError(f"tailscale up failed: {last[:300] or 'no message'}")
+
+
+#: OpenSSL's verify codes for a certificate outside its validity period
+X509_NOT_YET_VALID, X509_EXPIRED = 9, 10
+
+
+def clock_problem(now: datetime, not_before: datetime, not_after: datetime) -> str:
+    """Why a certificate is refused when it is the robot's clock that is wrong (a robot without
+    a real-time clock, before NTP): '' when ``now`` is inside the validity period."""
+    if not_before <= now <= not_after:
+        return ""
+    when = "before" if now < not_before else "after"
+    return (f"this machine's clock says {now:%Y-%m-%d %H:%M:%S} UTC, {when} the server "
+            f"certificate's validity (valid from {not_before:%Y-%m-%d %H:%M:%S} to "
+            f"{not_after:%Y-%m-%d %H:%M:%S} UTC): set the clock (NTP: 'timedatectl set-ntp "
+            "true', or 'date -s') and join again")
 
 
 def guard_route_argv(verb: str = "add") -> list[str]:

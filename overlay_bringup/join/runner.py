@@ -5,10 +5,12 @@ import getpass
 import json
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -32,9 +34,12 @@ from overlay_monitor.models import OverlaySnapshot
 from .plan import (
     GUARD_ROUTE_METRIC,
     OVERLAY_RANGE,
+    X509_EXPIRED,
+    X509_NOT_YET_VALID,
     Action,
     JoinRequest,
     classify_failure,
+    clock_problem,
     decide,
     guard_route_argv,
     has_guard_route,
@@ -85,17 +90,52 @@ def install_ca(ca_file: str, name: str = "overlay-bringup-fleet") -> Path:
 
 
 def check_server(url: str, ca_file: str | None, timeout_s: float = 10.0) -> None:
-    """The coordination server answers over HTTPS with a certificate we trust."""
+    """The coordination server answers over HTTPS with a certificate we trust. A certificate
+    refused for its dates is named with this machine's clock; a name that does not resolve as a
+    DNS problem."""
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
     try:
         httpx.get(url.rstrip("/") + "/health", verify=verify, timeout=timeout_s)
     except httpx.ConnectError as err:
-        if "CERTIFICATE_VERIFY" in str(err) or isinstance(err.__cause__, ssl.SSLCertVerificationError):
+        cause = _root_cause(err)
+        if getattr(cause, "verify_code", None) in (X509_NOT_YET_VALID, X509_EXPIRED):
+            problem = _certificate_dates(url, timeout_s)
+            if problem:
+                raise ServerNotTrusted(f"{url}: TLS certificate refused: {problem}") from None
+        if "CERTIFICATE_VERIFY" in str(err) or isinstance(cause, ssl.SSLCertVerificationError):
             raise ServerNotTrusted(f"{url}: TLS certificate not trusted ({err}); pass --ca-file "
                                    "with the fleet CA, and --install-ca for tailscaled") from None
+        if isinstance(cause, socket.gaierror) or "Name or service not known" in str(err):
+            host = httpx.URL(url).host
+            raise ServerUnreachable(f"{url}: the name {host!r} does not resolve on this machine "
+                                    f"({err}): check DNS (/etc/resolv.conf) or /etc/hosts") from None
         raise ServerUnreachable(f"{url}: cannot connect ({err})") from None
     except httpx.TimeoutException:
         raise ServerUnreachable(f"{url}: no answer within {timeout_s:g} s") from None
+
+
+def _root_cause(err: BaseException) -> BaseException:
+    """The innermost cause (httpx wraps httpcore, which wraps the ssl or socket error)."""
+    seen = {id(err)}
+    while (err.__cause__ or err.__context__) is not None and id(err.__cause__ or err.__context__) \
+            not in seen:
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+        seen.add(id(err))
+    return err
+
+
+def _certificate_dates(url: str, timeout_s: float) -> str:
+    """``clock_problem`` for the certificate the server presents (read without verifying)."""
+    from cryptography import x509
+
+    parsed = httpx.URL(url)
+    try:
+        pem = ssl.get_server_certificate((parsed.host, parsed.port or 443), timeout=timeout_s)
+    except OSError:
+        return ""
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    return clock_problem(datetime.now(timezone.utc), cert.not_valid_before_utc,
+                         cert.not_valid_after_utc)
 
 
 def join(request: JoinRequest, socket_path: str, tailscale: str = "tailscale",

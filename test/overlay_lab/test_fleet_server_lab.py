@@ -1,4 +1,4 @@
-"""The fleet server verbs against the real headscale 0.29.2 of a lab (two robots joined):
+"""The fleet server verbs against the real headscale of a lab (two robots joined):
 one named error per API-key problem, rotate-keys, backup while running and restore after an
 outage, apply converging on a changed inventory, and a 3-team, 12-robot generate + apply."""
 import json

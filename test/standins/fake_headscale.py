@@ -1,7 +1,7 @@
 """A stand-in for Headscale's REST API (v0.29 paths, auth and protojson shapes) over real HTTPS.
 
 Not Headscale. It keeps users, pre-auth keys, nodes and the policy in memory and answers as the
-real headscale 0.29.2 answered in the lab (test/fixtures/real/rest_*.json, checked by
+real headscale 0.29.2 and 0.29.3 answered in the lab (test/fixtures/real/rest_*.json, checked by
 test_headscale_standin_matches_real.py): camelCase JSON, uint64 ids as strings, RFC 3339 times,
 errors as ``{"code": N, "message": "...", "details": []}``, a plain-text 401 "Unauthorized"
 without a valid ``Authorization: Bearer``, HTTP 500 "acl policy not found" for the policy of a

@@ -1,6 +1,6 @@
 """Build ipnstate.Status / PeerStatus / PingResult JSON exactly as tailscaled serialises them.
 
-Shapes follow what tailscaled 1.102.5 under headscale 0.29.2 serialised in the lab
+Shapes follow what tailscaled 1.102.5 under headscale 0.29.2 and 0.29.3 serialised in the lab
 (test/fixtures/real/, checked by test_standins_match_real.py): Go field names as keys, ``Peer``
 keyed by ``nodekey:<64 hex>``, ``ID`` the headscale node id as a string and ``NodeID`` as a
 number, ``User`` keyed by the decimal user ID (tagged nodes belong to headscale's

@@ -1,4 +1,4 @@
-"""Every config `overlay-server generate` makes passes the real `headscale configtest` (0.29.2),
+"""Every config `overlay-server generate` makes passes the real `headscale configtest` (the pinned version),
 with no warning: for every inventory in config/ and a database-mode variant."""
 import subprocess
 from pathlib import Path

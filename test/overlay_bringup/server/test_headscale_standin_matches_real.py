@@ -1,4 +1,4 @@
-"""The stand-in Headscale answers with the shapes the real headscale 0.29.2 answered in the lab
+"""The stand-in Headscale answers with the shapes the real headscale 0.29.3 (as 0.29.2) answered in the lab
 (test/fixtures/real/rest_*.json), and the REST client reads the real responses."""
 import json
 from datetime import datetime, timedelta, timezone

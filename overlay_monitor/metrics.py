@@ -31,6 +31,7 @@ class OverlayCollector(Collector):
         self._lock = threading.Lock()
         self._snapshot: OverlaySnapshot | None = None
         self._events: Counter[tuple[str, str, str]] = Counter()
+        self._roams: Counter[str] = Counter()
 
     def update(self, snapshot: OverlaySnapshot, events: Iterable[LinkEvent] = ()) -> None:
         with self._lock:
@@ -43,10 +44,12 @@ class OverlayCollector(Collector):
             for event in events:
                 if event.kind == "state" and event.peer:
                     self._events[(event.peer, event.old_state, event.new_state)] += 1
+                elif event.kind == "endpoint":
+                    self._roams[event.peer] += 1
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
-            snapshot, events = self._snapshot, dict(self._events)
+            snapshot, events, roams = self._snapshot, dict(self._events), dict(self._roams)
         up = GaugeMetricFamily("overlay_backend_up",
                                "1 when the overlay backend (tailscaled, wg) could be read",
                                labels=["backend"])
@@ -94,7 +97,12 @@ class OverlayCollector(Collector):
                                       labels=["peer", "from", "to"])
         for (peer_name, old, new), count in sorted(events.items()):
             changes.add_metric([peer_name, old, new], float(count))
-        yield from (state, rtt, rx, tx, handshake, region, changes)
+        roam = CounterMetricFamily("overlay_roams",
+                                   "endpoint changes (roams): of a peer on a direct path, or of "
+                                   "this machine (peer = its own name)", labels=["peer"])
+        for peer_name, count in sorted(roams.items()):
+            roam.add_metric([peer_name], float(count))
+        yield from (state, rtt, rx, tx, handshake, region, changes, roam)
 
 
 def listen_address(setting: str, snapshot: OverlaySnapshot) -> str:

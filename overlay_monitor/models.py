@@ -95,6 +95,8 @@ class OverlaySnapshot:
     #: UDP usable on this network (tailscaled's netcheck): True, False (blocked: DERP only),
     #: None (unknown: no netcheck yet, or not a Tailscale backend)
     udp: bool | None = None
+    #: this machine's own endpoints (ip:port) as tailscaled advertises them; a change is a roam
+    self_endpoints: tuple[str, ...] = ()
 
     @property
     def home_derp(self) -> str:

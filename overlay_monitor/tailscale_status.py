@@ -70,6 +70,7 @@ class _PeerStatusJSON(msgspec.Struct, frozen=True):
     TailscaleIPs: list[str] | None = None
     Tags: list[str] | None = None
     CurAddr: str = ""
+    Addrs: list[str] | None = None   # Self: this machine's own endpoints (peers: null)
     Relay: str = ""
     PeerRelay: str = ""        # newer clients only
     RxBytes: NonNegative = 0
@@ -165,7 +166,8 @@ def snapshot_from_status(raw: Any, taken_at: datetime | None = None) -> OverlayS
              if not value.ShareeNode]
     return OverlaySnapshot(backend="tailscale", backend_state=state, reachable=True,
                            self_peer=self_peer, peers=peers, health=list(status.Health or ()),
-                           taken_at=taken_at, version=status.Version)
+                           taken_at=taken_at, version=status.Version,
+                           self_endpoints=tuple(status.Self.Addrs or ()) if status.Self else ())
 
 
 @dataclass(frozen=True)

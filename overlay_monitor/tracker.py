@@ -15,7 +15,7 @@ from .models import LinkState, OverlaySnapshot, Peer
 
 @dataclass(frozen=True)
 class LinkEvent:
-    kind: str          # "state", "appeared", "gone", "backend"
+    kind: str          # "state", "appeared", "gone", "backend", "endpoint" (a roam)
     peer: str
     peer_key: str
     old_state: str
@@ -30,6 +30,7 @@ class _Sample:
     at_s: float
     state: LinkState
     hostname: str
+    endpoint: str = ""
 
 
 @dataclass
@@ -51,6 +52,7 @@ class LinkTracker:
     _samples: dict[str, _Sample] = field(default_factory=dict)
     _rtts: dict[str, _Rtt] = field(default_factory=dict)
     _backend_state: str | None = None
+    _self_endpoints: tuple[str, ...] = ()
     _initialised: bool = False
 
     def record_rtt(self, peer_key: str, rtt_ms: float, at_s: float) -> None:
@@ -66,6 +68,7 @@ class LinkTracker:
                     f"{snapshot.backend} backend: {self._backend_state or 'unknown'} -> "
                     f"{snapshot.backend_state}"))
             self._backend_state = snapshot.backend_state
+        events += self._self_roam(snapshot)
         seen: set[str] = set()
         for peer in snapshot.peers:
             key = peer.key
@@ -83,8 +86,16 @@ class LinkTracker:
                     f"peer {peer.hostname}: {previous.state.value} -> {peer.state.value}"
                     + (f" (region {peer.derp_region})" if peer.state is LinkState.DERP
                        and peer.derp_region else "")))
+            elif (peer.state is LinkState.DIRECT and previous.endpoint and peer.endpoint
+                  and previous.endpoint != peer.endpoint):
+                events.append(LinkEvent(
+                    "endpoint", peer.hostname, key, previous.endpoint, peer.endpoint,
+                    f"peer {peer.hostname}: endpoint changed {previous.endpoint} -> "
+                    f"{peer.endpoint} (it roamed)"))
             self._samples[key] = _Sample(peer.rx_bytes, peer.tx_bytes, now_s, peer.state,
-                                         peer.hostname)
+                                         peer.hostname, peer.endpoint if peer.state is
+                                         LinkState.DIRECT else (previous.endpoint if previous
+                                                                else ""))
         for key in [k for k in self._samples if k not in seen]:
             gone = self._samples.pop(key)
             self._rtts.pop(key, None)
@@ -92,6 +103,20 @@ class LinkTracker:
                                     f"peer {gone.hostname} left the overlay"))
         self._initialised = True
         return events
+
+    def _self_roam(self, snapshot: OverlaySnapshot) -> list[LinkEvent]:
+        """This machine's own endpoints changed (a Wi-Fi hand-over, another subnet)."""
+        before, now = self._self_endpoints, snapshot.self_endpoints
+        if now:
+            self._self_endpoints = now
+        # tailscaled lists the current local address first and keeps the previous one (its
+        # last STUN answer) for a while: the first endpoint changing is the roam
+        if not before or not now or before[0] == now[0]:
+            return []
+        name = snapshot.self_peer.hostname if snapshot.self_peer else "self"
+        return [LinkEvent("endpoint", name, "self", ", ".join(before), ", ".join(now),
+                          f"this machine's endpoint changed {', '.join(before)} -> "
+                          f"{', '.join(now)} (it roamed)")]
 
     @staticmethod
     def _fill_rates(peer: Peer, previous: _Sample | None, now_s: float) -> None:

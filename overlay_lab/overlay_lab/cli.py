@@ -26,6 +26,7 @@ from .runner import (
     lab_status,
     lab_up,
     require_state,
+    roam,
     robot_exec_argv,
     set_peer_relay,
     set_server,
@@ -48,6 +49,7 @@ EXAMPLES = """examples (as root; from a user with sudo: sudo -E env "PATH=$PATH"
   overlay-lab exec r1 -- tailscale status
   overlay-lab status --json
   overlay-lab exec r1 -- ping -c 3 100.64.0.2
+  overlay-lab roam r2 --subnet                                   # a Wi-Fi hand-over under tailscaled
   overlay-lab down
 """
 
@@ -130,6 +132,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="the link-test dataset the records are appended to")
     paths.add_argument("--report", type=Path, default=Path("overlay-paths-report"),
                        help="where the report goes (default ./overlay-paths-report)")
+    roam_parser = with_prefix(sub.add_parser(
+        "roam", help="give a running robot another underlay address under its overlay, as a "
+                     "Wi-Fi hand-over does"))
+    roam_parser.add_argument("robot", help="robot name, e.g. r2")
+    roam_parser.add_argument("--subnet", action="store_true",
+                             help="move it to another campus subnet (198.18.<i> <-> 198.18.<100+i>)")
     server = with_prefix(sub.add_parser(
         "server", help="stop a tailscale lab's headscale (an outage) or start it again"))
     server.add_argument("state", choices=("up", "down"))
@@ -260,6 +268,13 @@ def _status(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _roam(args: argparse.Namespace, console: Console) -> int:
+    moved = roam(args.prefix, args.robot, args.subnet)
+    console.print(f"lab {args.prefix!r}: {moved.robot} roamed {moved.old_ip} -> {moved.new_ip}",
+                  highlight=False)
+    return 0
+
+
 def _exec(args: argparse.Namespace, console: Console) -> int:
     return proc.call(robot_exec_argv(require_state(args.prefix), args.robot, args.argv))
 
@@ -274,6 +289,7 @@ def _down(args: argparse.Namespace, console: Console) -> int:
 VERBS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "up": _up, "status": _status, "exec": _exec, "down": _down, "prometheus": _prometheus,
     "campus": _campus, "paths": _paths, "server": _server, "peer-relay": _peer_relay,
+    "roam": _roam,
     "demo": _demo,
 }
 

@@ -52,6 +52,11 @@ class LabHosts(Protocol):
     def write_etc(self, namespace: str, files: Mapping[str, str]) -> None:
         """Replace some of the host's /etc files (e.g. hosts, once names are known)."""
 
+    def readdress(self, router_namespace: str, link: HostLink, new_ip: str,
+                  new_router_ip: str) -> None:
+        """Give a running host another underlay address (and gateway), as a Wi-Fi hand-over
+        does: the old address goes, the overlay keeps running."""
+
     def remove(self, prefix: str) -> list[str]:
         """Remove what this kind left of a lab's hosts; what it removed."""
 
@@ -91,6 +96,16 @@ class NamespaceHosts:
 
     def exec_argv(self, namespace: str, argv: list[str], binds: Binds = ()) -> list[str]:
         return proc.in_namespace(namespace, argv, binds)
+
+    def readdress(self, router_namespace: str, link: HostLink, new_ip: str,
+                  new_router_ip: str) -> None:
+        ns = link.namespace
+        if new_router_ip != link.router_ip:  # another subnet: the router serves it too
+            proc.run_result(["ip", "-n", router_namespace, "address", "add",
+                             f"{new_router_ip}/24", "dev", link.router_veth])
+        proc.run(["ip", "-n", ns, "address", "add", f"{new_ip}/24", "dev", "eth0"])
+        proc.run(["ip", "-n", ns, "address", "del", f"{link.ip}/24", "dev", "eth0"])
+        proc.run(["ip", "-n", ns, "route", "replace", "default", "via", new_router_ip])
 
     def write_etc(self, namespace: str, files: Mapping[str, str]) -> None:
         etc = NETNS_ETC_DIR / namespace

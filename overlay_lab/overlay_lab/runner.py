@@ -298,6 +298,41 @@ def set_peer_relay(prefix: str, up: bool) -> LabState:
         state, join=False), "peer relay: 'overlay-lab up --overlay tailscale --peer-relay'")
 
 
+@dataclass(frozen=True)
+class Roam:
+    robot: str
+    old_ip: str
+    new_ip: str
+
+
+def roam_addresses(underlay_ip: str, index: int, subnet: bool) -> tuple[str, str]:
+    """The next underlay address of robot ``index`` and its gateway: the next host address in
+    its subnet, or (``subnet``) the same host in the other campus subnet (198.18.<i>/24 <->
+    198.18.<100+i>/24)."""
+    octets = underlay_ip.split(".")
+    if subnet:
+        third = index + 100 if int(octets[2]) == index else index
+        return f"198.18.{third}.{octets[3]}", f"198.18.{third}.1"
+    host = int(octets[3]) + 1 if int(octets[3]) < 250 else 2
+    return f"{'.'.join(octets[:3])}.{host}", f"{'.'.join(octets[:3])}.1"
+
+
+def roam(prefix: str, robot: str, subnet: bool = False) -> Roam:
+    """Change a running robot's underlay address under its overlay, as a Wi-Fi hand-over does
+    (``subnet``: to another campus subnet)."""
+    state = require_state(prefix)
+    target = state.robot(robot)
+    index = int(target.name.removeprefix("r"))
+    new_ip, new_gateway = roam_addresses(target.underlay_ip, index, subnet)
+    old_gateway = ".".join(target.underlay_ip.split(".")[:3]) + ".1"
+    link = HostLink(target.namespace, f"{prefix}-v{index}", old_gateway, target.underlay_ip, {})
+    HOSTS.readdress(state.router_namespace, link, new_ip, new_gateway)
+    result = Roam(target.name, target.underlay_ip, new_ip)
+    target.underlay_ip = new_ip
+    save_state(state)
+    return result
+
+
 def switch_campus(prefix: str, campus: str) -> LabState:
     """Open or close a running tailscale lab's campus (only its campus chain changes)."""
     state = require_state(prefix)

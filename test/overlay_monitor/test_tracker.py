@@ -89,3 +89,31 @@ def test_tracker_failed_probe_means_offline_only_when_asked():
         events = tracker.update(_snap(peer), 2.0)
         assert peer.state is expected
         assert [e.new_state for e in events] == ([] if not decides else ["offline"])
+
+
+def test_a_direct_peer_whose_endpoint_changes_roamed_and_so_did_this_machine():
+    from overlay_monitor.metrics import exposition
+    from overlay_monitor.models import LinkState, OverlaySnapshot, Peer
+    from overlay_monitor.tracker import LinkTracker
+
+    def snap(peer_endpoint, own):
+        return OverlaySnapshot("tailscale", "Running", True, Peer(hostname="r1"), [
+            Peer(hostname="r2", public_key="k2", state=LinkState.DIRECT, endpoint=peer_endpoint)],
+            self_endpoints=own)
+
+    tracker = LinkTracker()
+    assert tracker.update(snap("198.18.2.2:41641", ("198.18.1.2:41641",)), 0.0) == []
+    events = tracker.update(snap("198.18.2.3:41641", ("198.18.101.2:41641",)), 1.0)
+    assert {(e.kind, e.peer, e.old_state, e.new_state) for e in events} == {
+        ("endpoint", "r1", "198.18.1.2:41641", "198.18.101.2:41641"),
+        ("endpoint", "r2", "198.18.2.2:41641", "198.18.2.3:41641")}
+    assert "it roamed" in events[0].message
+    # back again: tailscaled lists both, the current one first (recorded in the lab)
+    back = tracker.update(snap("198.18.2.3:41641", ("198.18.1.2:41641", "198.18.101.2:41641")),
+                          2.0)
+    assert [(e.kind, e.new_state) for e in back] == [
+        ("endpoint", "198.18.1.2:41641, 198.18.101.2:41641")]
+    assert tracker.update(snap("198.18.2.3:41641", ("198.18.1.2:41641", "198.18.101.2:41641")),
+                          3.0) == []
+    text = exposition(snap("198.18.2.3:41641", ("198.18.101.2:41641",)), events)
+    assert 'overlay_roams_total{peer="r2"} 1.0' in text and 'overlay_roams_total{peer="r1"} 1.0' in text

@@ -12,9 +12,7 @@ RTT probe), the ROS talker/listeners, a link-test server and client, the report.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -202,17 +200,6 @@ def _traffic(state: LabState, seconds: float = 3.0) -> None:
         ping.communicate(timeout=seconds + 30)
 
 
-def _stop(launches: dict[str, subprocess.Popen[bytes]]) -> None:
-    for launch in launches.values():
-        if launch.poll() is None:
-            os.killpg(launch.pid, signal.SIGINT)
-    for launch in launches.values():
-        try:
-            launch.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(launch.pid, signal.SIGKILL)
-
-
 def _tailscale_demo(plan: LabPlan, console: Console, report: Path) -> tuple[LabState, bool]:
     steps = 6
     start = time.monotonic()
@@ -266,7 +253,7 @@ def _tailscale_demo(plan: LabPlan, console: Console, report: Path) -> tuple[LabS
             (second, "DERP", options, campus_with_traffic("restrictive", 3.0)),
             (second, "direct", options, campus_with_traffic("open", 6.0))]) and ok
     finally:
-        _stop(launches)
+        proc.interrupt_groups(launches.values())
     return state, ok
 
 

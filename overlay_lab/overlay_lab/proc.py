@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -113,6 +114,23 @@ def terminate(pids: Iterable[int], grace_s: float = 2.0) -> None:
         with contextlib.suppress(psutil.Error):
             proc.kill()
     psutil.wait_procs(alive, timeout=grace_s)
+
+
+def interrupt_groups(procs: Iterable[subprocess.Popen[Any]], grace_s: float = 20.0) -> None:
+    """SIGINT each process's group (``ros2 launch`` started with setsid stops its nodes on
+    it), wait, SIGKILL the group of whoever is still there after ``grace_s``."""
+    started = list(procs)
+    for child in started:
+        if child.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGINT)
+    for child in started:
+        try:
+            child.communicate(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
 
 
 def alive(pid: int) -> bool:

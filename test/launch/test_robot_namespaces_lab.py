@@ -2,18 +2,16 @@
 robot.launch.py` on the real-component lab: every node lives under the robot's namespace, so
 `ros2 node list` shows no duplicate names, each robot's status topic has one publisher, a link
 test is called on /r2/link_test/run from r1, and `ros2 overlay status` works in a robot."""
-import contextlib
-import os
 import random
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import time
 
 import pytest
 
+from overlay_lab.proc import interrupt_groups
 from overlay_lab.runner import lab_down, lab_up, robot_exec_argv
 from overlay_lab.services import server_out
 from overlay_lab.topology import plan_lab
@@ -60,14 +58,7 @@ def fleet():
             time.sleep(2)
         yield state, launches
     finally:
-        for proc in launches.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGINT)
-        for proc in launches.values():
-            try:
-                proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        interrupt_groups(launches.values(), grace_s=30)
         lab_down(PREFIX)
 
 

@@ -20,7 +20,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 import psutil
 
@@ -116,7 +115,8 @@ def terminate(pids: Iterable[int], grace_s: float = 2.0) -> None:
     psutil.wait_procs(alive, timeout=grace_s)
 
 
-def interrupt_groups(procs: Iterable[subprocess.Popen[Any]], grace_s: float = 20.0) -> None:
+def interrupt_groups(procs: Iterable[subprocess.Popen[bytes] | subprocess.Popen[str]],
+                     grace_s: float = 20.0) -> None:
     """SIGINT each process's group (``ros2 launch`` started with setsid stops its nodes on
     it), wait, SIGKILL the group of whoever is still there after ``grace_s``."""
     started = list(procs)

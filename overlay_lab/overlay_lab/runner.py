@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from overlay_bringup.components import require_components
+from overlay_bringup.join.plan import guard_route_argv
 from overlay_monitor.errors import LabError
 from overlay_monitor.files import write_atomic
 
@@ -44,7 +45,6 @@ from .state import (
 from .tailnet import member_home, start_tailscaled
 from .topology import (
     CAMPUS_MODES,
-    OVERLAY_NETWORK,
     OVERLAY_TRAITS,
     PEER_RELAY_NAME,
     LabPlan,
@@ -61,8 +61,6 @@ OVERLAY_TOOLS: dict[Overlay, tuple[str, ...]] = {
 #: which Debian package brings a tool
 PACKAGES = {"wireguard-go": "wireguard-go", "wg": "wireguard-tools", "nft": "nftables",
             "ip": "iproute2", "tc": "iproute2"}
-#: priority of the guard route that keeps overlay traffic off the underlay when WireGuard is down
-GUARD_ROUTE_METRIC = 4000
 
 
 def require_root_and_tools(extra: tuple[str, ...] = ()) -> None:
@@ -111,8 +109,7 @@ def _build_underlay(plan: LabPlan) -> None:
         HOSTS.make(plan.router_namespace, _robot_link(plan, robot))
         if plan.traits.lab_guard_route:
             # a tailscale robot gets its guard route from overlay-join, as a real robot does
-            proc.run(["ip", "-n", robot.namespace, "route", "add", "unreachable",
-                      OVERLAY_NETWORK, "metric", str(GUARD_ROUTE_METRIC)])
+            proc.run(HOSTS.exec_argv(robot.namespace, guard_route_argv()))
         shm = shm_dir(plan.prefix, robot.name)
         shm.mkdir(parents=True, exist_ok=True)
         shm.chmod(0o1777)

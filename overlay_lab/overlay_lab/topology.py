@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from itertools import combinations
 
+from overlay_bringup.join.plan import OVERLAY_RANGE
 from overlay_monitor.errors import InputError
 
 from .impairments import Impairment
@@ -32,7 +33,7 @@ from .impairments import Impairment
 WIREGUARD_PORT = 51820
 DETOUR_BASE_PORT = 40000
 OVERLAY_MTU = 1280
-OVERLAY_NETWORK = "100.64.0.0/10"
+OVERLAY_NETWORK = OVERLAY_RANGE  # the one place it is written: overlay_bringup.join.plan
 MAX_ROBOTS = 200
 DEFAULT_PREFIX = "ovl"
 #: open: UDP between robots passes (direct paths); restrictive: only the server's HTTPS and

@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--relay-server-port", type=int, default=0, metavar="PORT",
                         help="after joining, serve as a peer relay on this UDP port (1024..65535; "
                              "the relay's bundle names it; Tailscale >= 1.86)")
+    parser.add_argument("--operator", default="", metavar="USER",
+                        help="make USER tailscaled's operator (the ROS user: it may then run "
+                             "tailscale up/set, and robot.launch.py, without sudo)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--no-guard-route", action="store_true",
                         help="do not install the guard route 'unreachable 100.64.0.0/10 metric "
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                           hostname=args.hostname,
                           tags=tuple(t.strip() for t in args.tags.split(",") if t.strip()),
                           accept_dns=args.accept_dns == "true", timeout_s=args.timeout,
-                          relay_server_port=args.relay_server_port)
+                          relay_server_port=args.relay_server_port, operator=args.operator)
     result = join(request, args.socket, args.tailscale, args.ca_file)
     result.guard_route = "not asked (--no-guard-route)" if args.no_guard_route \
         else ensure_guard_route()
@@ -75,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         print(result.guard_route)
         if result.relay_server_port:
             print(f"serving as a peer relay on UDP port {result.relay_server_port}")
+        if result.operator:
+            print(f"{result.operator} is tailscaled's operator"
+                  + (" (set now)" if result.operator_changed else ""))
     return 0
 
 

@@ -18,6 +18,7 @@ from overlay_monitor.errors import (
     WaitingForApproval,
 )
 
+USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 #: Tailscale's address range. While tailscaled runs, its own routing table sends it into the
 #: tunnel; when tailscaled stops, that table goes and traffic to peers would follow the default
@@ -45,6 +46,8 @@ class JoinRequest:
     timeout_s: float = 60.0
     #: serve as a peer relay on this UDP port after joining (0: not a relay)
     relay_server_port: int = 0
+    #: make this user tailscaled's operator (may run tailscale up/set without root; "": keep)
+    operator: str = ""
 
 
 def _same_url(a: str, b: str) -> bool:
@@ -83,6 +86,17 @@ def relay_port_argv(port: int, tailscale: str = "tailscale", socket: str = "") -
     """``tailscale set --relay-server-port=N``: serve as a peer relay (Tailscale >= 1.86)."""
     return [tailscale] + (["--socket", socket] if socket else []) + [
         "set", f"--relay-server-port={port}"]
+
+
+def operator_argv(user: str, tailscale: str = "tailscale", socket: str = "") -> list[str]:
+    """``tailscale set --operator=USER``."""
+    return [tailscale] + (["--socket", socket] if socket else []) + [
+        "set", f"--operator={user}"]
+
+
+def operator_of(prefs: dict[str, Any]) -> str:
+    """tailscaled's operator user in its prefs ("" when none)."""
+    return str(prefs.get("OperatorUser") or "")
 
 
 def relay_port_of(prefs: dict[str, Any]) -> int:
@@ -212,4 +226,7 @@ def validate(request: JoinRequest) -> list[str]:
                         "(expected a UDP port from 1024 to 65535)")
     if not 5 <= request.timeout_s <= 600:
         problems.append(f"timeout {request.timeout_s:g} s is out of range (5..600)")
+    if request.operator and not USER_RE.match(request.operator):
+        problems.append(f"operator {request.operator!r} is not a user name (lowercase letters, "
+                        "digits, '_' and '-', starting with a letter or '_')")
     return problems

@@ -9,9 +9,11 @@ import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -23,6 +25,7 @@ from overlay_monitor.errors import (
     JoinError,
     JoinTimeout,
     KeyRejected,
+    NotOperator,
     ServerNotTrusted,
     ServerUnreachable,
     WaitingForApproval,
@@ -45,6 +48,8 @@ from .plan import (
     has_guard_route,
     node_key_expired,
     relay_port_argv,
+    operator_argv,
+    operator_of,
     relay_port_of,
     tag_mismatch,
     up_argv,
@@ -60,11 +65,21 @@ class JoinResult:
     snapshot: OverlaySnapshot
     guard_route: str = ""
     relay_server_port: int = 0
+    relay_changed: bool = False
+    operator: str = ""
+    operator_changed: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """Whether this run changed anything (tailscale up, a setting, the guard route)."""
+        return (self.action.value != "nothing" or self.relay_changed or self.operator_changed
+                or self.guard_route.startswith("installed"))
 
     def to_json(self) -> dict[str, object]:
         data = snapshot_to_json(self.snapshot)
-        return {"action": self.action.value, "guard_route": self.guard_route,
-                "relay_server_port": self.relay_server_port, **data}
+        return {"action": self.action.value, "changed": self.changed,
+                "guard_route": self.guard_route, "relay_server_port": self.relay_server_port,
+                "operator": self.operator, **data}
 
 
 def check_key_file(path: str) -> None:
@@ -145,8 +160,12 @@ def join(request: JoinRequest, socket_path: str, tailscale: str = "tailscale",
     names a port."""
     result = _join_tailnet(request, socket_path, tailscale, ca_file, check_server_first, poll_s)
     if request.relay_server_port:
-        result.relay_server_port = ensure_relay_server(request.relay_server_port, socket_path,
-                                                       tailscale)
+        result.relay_changed = ensure_relay_server(request.relay_server_port, socket_path,
+                                                   tailscale)
+        result.relay_server_port = request.relay_server_port
+    if request.operator:
+        result.operator_changed = ensure_operator(request.operator, socket_path, tailscale)
+        result.operator = request.operator
     return result
 
 
@@ -230,28 +249,50 @@ def _run_up(argv: list[str], client: LocalAPIClient, request: JoinRequest,
     return proc.returncode, out
 
 
-def ensure_relay_server(port: int, socket_path: str, tailscale: str = "tailscale",
-                        settle_s: float = 5.0) -> int:
-    """Serve as a peer relay on UDP ``port`` (``tailscale set --relay-server-port``) and check
-    that tailscaled took it; returns the port."""
-    socket_arg = socket_path if socket_path != DEFAULT_SOCKET else ""
-    proc = subprocess.run(relay_port_argv(port, tailscale, socket_arg), capture_output=True,
-                          text=True, timeout=30)
+def _ensure_setting(argv: list[str], what: str, read: Callable[[dict[str, Any]], object],
+                    want: object, socket_path: str, settle_s: float, hint: str = "") -> bool:
+    """Run ``tailscale set …`` unless tailscaled's prefs already say ``want``; check that it
+    took. Whether it changed anything."""
+    with LocalAPIClient(socket_path) as client:
+        if read(client.prefs()) == want:
+            return False
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     if proc.returncode != 0:
         message = (proc.stderr or proc.stdout).strip()[:300]
-        hint = (" (peer relays need Tailscale 1.86 or newer)"
-                if "flag provided but not defined" in message else "")
-        raise JoinError(f"tailscale set --relay-server-port={port} failed: {message}{hint}")
+        failure = classify_failure(message, user=getpass.getuser())
+        if isinstance(failure, NotOperator):
+            raise failure
+        raise JoinError(f"tailscale set {what} failed: {message}"
+                        + (hint if "flag provided but not defined" in message else ""))
     deadline = time.monotonic() + settle_s
     with LocalAPIClient(socket_path) as client:
         while True:
-            actual = relay_port_of(client.prefs())
-            if actual == port:
-                return port
+            actual = read(client.prefs())
+            if actual == want:
+                return True
             if time.monotonic() > deadline:
-                raise JoinError(f"tailscaled did not take the relay server port: its prefs say "
-                                f"{actual or 'none'} instead of {port}")
+                raise JoinError(f"tailscaled did not take {what}: its prefs say "
+                                f"{actual or 'none'} instead of {want}")
             time.sleep(0.2)
+
+
+def ensure_relay_server(port: int, socket_path: str, tailscale: str = "tailscale",
+                        settle_s: float = 5.0) -> bool:
+    """Serve as a peer relay on UDP ``port`` (``tailscale set --relay-server-port``) and check
+    that tailscaled took it; whether it changed."""
+    socket_arg = socket_path if socket_path != DEFAULT_SOCKET else ""
+    return _ensure_setting(relay_port_argv(port, tailscale, socket_arg),
+                           f"--relay-server-port={port}", relay_port_of, port, socket_path,
+                           settle_s, " (peer relays need Tailscale 1.86 or newer)")
+
+
+def ensure_operator(user: str, socket_path: str, tailscale: str = "tailscale",
+                    settle_s: float = 5.0) -> bool:
+    """Make ``user`` tailscaled's operator (``tailscale set --operator``): that user may then
+    run ``tailscale up``/``set`` without root. Whether it changed."""
+    socket_arg = socket_path if socket_path != DEFAULT_SOCKET else ""
+    return _ensure_setting(operator_argv(user, tailscale, socket_arg), f"--operator={user}",
+                           operator_of, user, socket_path, settle_s)
 
 
 def ensure_guard_route() -> str:

@@ -148,10 +148,17 @@ def _retire_removed(inv: Inventory, client: HeadscaleClient, keys: dict[int, Pre
             client.expire_preauth_key(key.id)
             report.changes.append(f"expired key {key.id} ({', '.join(key.acl_tags)}): its team "
                                   "is no longer in the inventory")
+    robots = {team.tag: set(team.robots) for team in inv.teams}
     for node in client.list_nodes():
         if node.tags and not set(node.tags) & known:
             report.todo.append(f"node {node.name} (id {node.id}, {', '.join(node.tags)}) belongs "
                                f"to no team of the inventory: remove it with 'headscale nodes "
+                               f"delete -i {node.id}' if it is gone for good")
+            continue
+        teams = [tag for tag in node.tags if tag in robots]
+        if teams and not any(node.name in robots[tag] for tag in teams):
+            report.todo.append(f"node {node.name} (id {node.id}, {', '.join(teams)}) is no robot "
+                               f"of its team in the inventory: remove it with 'headscale nodes "
                                f"delete -i {node.id}' if it is gone for good")
 
 

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from overlay_monitor.cli_support import run_cli
 from overlay_monitor.errors import InputError
+from overlay_monitor.files import read_input
 
 from . import prometheus
+from .ansible_inventory import FLEET_COPY
 from .apply import apply_inventory, rotate_keys
 from .backup import restore_backup, write_backup
 from .generate import write_deployment, write_if_changed
@@ -106,8 +108,10 @@ def _check(inv: Inventory) -> list[str]:
     return problems
 
 
-def _generate(inv: Inventory, out: Path, rotate: bool, root: str = "") -> None:
+def _generate(inv: Inventory, source: Path, out: Path, rotate: bool, root: str = "") -> None:
     report = write_deployment(inv, out, rotate, root)
+    # the deployment carries its inventory: Ansible's headscale role runs 'apply' with it
+    report.lines.append(write_if_changed(out / FLEET_COPY, read_input(source, "inventory")))
     for line in report.lines:
         print(line)
     for what, result in report.certs:
@@ -195,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
               f"{sum(len(t.robots) for t in inv.teams)} robots, {len(inv.people)} people)")
         return 0
     if args.command == "generate":
-        _generate(inv, args.out, args.rotate_certs, args.root)
+        _generate(inv, Path(args.inventory), args.out, args.rotate_certs, args.root)
         return 0
     policy_text = render_policy(build_policy(inv))
     with _client(args) as client:

@@ -14,6 +14,7 @@ from overlay_monitor.errors import OverlayError
 from overlay_monitor.files import write_atomic
 
 from . import dashboard, prometheus
+from .ansible_inventory import INVENTORY_FILE, render_ansible_inventory
 from .deployment import bundle_readme, derper_readme, systemd_unit
 from .headscale_config import render_config, render_derp_map
 from .inventory import Inventory
@@ -43,6 +44,7 @@ def render_files(inv: Inventory, root: str = "") -> dict[str, str]:
         dashboard.DASHBOARD_FILE: dashboard.render_dashboard(),
         f"prometheus/{prometheus.TARGETS_FILE}":
             json.dumps(prometheus.robot_targets(inv), indent=2) + "\n",
+        INVENTORY_FILE: render_ansible_inventory(inv),
     })
     for team in inv.enrolled:
         files[f"bundles/{team.name}/README.md"] = bundle_readme(inv, team)

@@ -137,6 +137,15 @@ def alive(pid: int) -> bool:
     return bool(pid) and psutil.pid_exists(pid)
 
 
+def children(pid: int) -> list[int]:
+    """The direct children of ``pid``, oldest first (none when it is gone)."""
+    try:
+        kids = psutil.Process(pid).children()
+    except psutil.Error:
+        return []
+    return [k.pid for k in sorted(kids, key=lambda k: k.create_time())]
+
+
 def command_line(pid: int) -> str:
     try:
         return " ".join(psutil.Process(pid).cmdline())

@@ -21,6 +21,7 @@ from overlay_monitor.table import render_table
 from . import proc
 from .demo import run_demo
 from .impairments import parse_detours, parse_impairments
+from .machine_lab import add_robot, provision_lab, reboot, retire_robot, ssh_argv
 from .runner import (
     lab_down,
     lab_status,
@@ -49,6 +50,9 @@ EXAMPLES = """examples (as root; from a user with sudo: sudo -E env "PATH=$PATH"
   overlay-lab exec r1 -- tailscale status
   overlay-lab status --json
   overlay-lab exec r1 -- ping -c 3 100.64.0.2
+  overlay-lab up --overlay machines --peer-relay   # Debian machines (systemd-nspawn)
+  overlay-lab provision                    # ansible-playbook site.yml from the controller
+  overlay-lab reboot r2 ; overlay-lab ssh r1 --user robot
   overlay-lab roam r2 --subnet                                   # a Wi-Fi hand-over under tailscaled
   overlay-lab down
 """
@@ -144,6 +148,24 @@ def _parser() -> argparse.ArgumentParser:
     relay = with_prefix(sub.add_parser(
         "peer-relay", help="take a running lab's peer relay down (its tailscaled stops) or up"))
     relay.add_argument("state", choices=("up", "down"))
+    prov = with_prefix(sub.add_parser(
+        "provision", help="machines lab: run ansible-playbook site.yml from the controller "
+                          "(a second run changes nothing)"))
+    prov.add_argument("--check", action="store_true", help="--check --diff: report, change nothing")
+    prov.add_argument("--host-var", action="append", default=[], metavar="HOST:NAME=VALUE",
+                      help="set a host variable in the lab's hosts inventory first (repeatable)")
+    boot = with_prefix(sub.add_parser("reboot", help="machines lab: reboot a machine for real"))
+    boot.add_argument("host", help="r1, server, dmz, …")
+    ssh = with_prefix(sub.add_parser("ssh", help="machines lab: a shell (or a command after --) "
+                                                 "on a machine over SSH from the controller"))
+    ssh.add_argument("host", help="r1, server, dmz, …")
+    ssh.add_argument("--user", default="root", help="log in as this user (default root)")
+    ssh.add_argument("argv", nargs="*", metavar="-- COMMAND", help="a command instead of a shell")
+    with_prefix(sub.add_parser("add-robot", help="machines lab: a new robot machine, added to "
+                                                 "the inventory (then: provision)"))
+    retire = with_prefix(sub.add_parser("retire-robot", help="machines lab: take a robot out of "
+                                                             "the inventory (then: provision)"))
+    retire.add_argument("robot")
     demo = with_build(with_prefix(sub.add_parser(
         "demo", help="the main job: build the lab, join the robots, show live per-peer state, "
                      "ROS messages and a link test, tear down")), overlay_default=AUTO)
@@ -285,11 +307,48 @@ def _down(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _provision(args: argparse.Namespace, console: Console) -> int:
+    result = provision_lab(args.prefix, args.check, args.host_var)
+    console.print(f"lab {args.prefix!r}: ansible-playbook{' --check' if args.check else ''} in "
+                  f"{result.seconds:.1f} s: " + ", ".join(
+                      f"{host} changed={n}" for host, n in result.changed.items()),
+                  highlight=False)
+    for line in result.todo:
+        console.print(f"to do: {line}", highlight=False)
+    return 0
+
+
+def _reboot(args: argparse.Namespace, console: Console) -> int:
+    seconds = reboot(args.prefix, args.host)
+    console.print(f"lab {args.prefix!r}: {args.host} rebooted, systemd running after "
+                  f"{seconds:.1f} s", highlight=False)
+    return 0
+
+
+def _ssh(args: argparse.Namespace, console: Console) -> int:
+    return proc.call(ssh_argv(args.prefix, args.host, args.argv, args.user))
+
+
+def _add_robot(args: argparse.Namespace, console: Console) -> int:
+    name = add_robot(args.prefix)
+    console.print(f"lab {args.prefix!r}: machine {name} up and in the inventory; provision it "
+                  f"with 'overlay-lab provision --prefix {args.prefix}'", highlight=False)
+    return 0
+
+
+def _retire_robot(args: argparse.Namespace, console: Console) -> int:
+    retire_robot(args.prefix, args.robot)
+    console.print(f"lab {args.prefix!r}: {args.robot} is out of the inventory; 'overlay-lab "
+                  f"provision' names its node for removal", highlight=False)
+    return 0
+
+
 #: every verb and what runs it: an unknown verb cannot fall through to another one
 VERBS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "up": _up, "status": _status, "exec": _exec, "down": _down, "prometheus": _prometheus,
     "campus": _campus, "paths": _paths, "server": _server, "peer-relay": _peer_relay,
-    "roam": _roam,
+    "roam": _roam, "provision": _provision, "reboot": _reboot, "ssh": _ssh,
+    "add-robot": _add_robot, "retire-robot": _retire_robot,
     "demo": _demo,
 }
 

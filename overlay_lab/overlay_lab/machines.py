@@ -17,6 +17,7 @@ second download. Nothing else reaches them: the lab has no route out.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -24,7 +25,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from overlay_monitor.errors import CommandFailed, LabError
+from overlay_monitor.errors import LabError
 from overlay_monitor.files import write_atomic
 
 from . import proc
@@ -165,22 +166,23 @@ class MachineHosts:
                   new_router_ip: str) -> None:
         self._network.readdress(router_namespace, link, new_ip, new_router_ip)
 
-    def remove(self, prefix: str) -> list[str]:
-        removed = []
+    def stop(self, prefix: str) -> list[str]:
+        """Power off every machine of the lab and unmount its root."""
+        stopped = []
         machines = lab_dir(prefix) / "machines"
         for folder in sorted(machines.glob(f"{prefix}-*")) if machines.is_dir() else []:
             self.power_off(folder.name)
             root = folder / "root"
-            if os.path.ismount(root):
-                try:
-                    proc.run(["umount", str(root)])
-                except CommandFailed:
-                    proc.run_result(["umount", "-l", str(root)])
+            if os.path.ismount(root) and proc.run_result(["umount", str(root)]).returncode:
+                proc.run_result(["umount", "-l", str(root)])
             shutil.rmtree(folder, ignore_errors=True)
-            removed.append(f"machine {folder.name}")
+            stopped.append(f"machine {folder.name}")
         for cgroup_root in CGROUP_ROOTS:
             _remove_cgroup_tree(cgroup_root / f"overlay-lab-{prefix}")
-        return removed + self._network.remove(prefix)
+        return stopped
+
+    def remove(self, prefix: str) -> list[str]:
+        return self.stop(prefix) + self._network.remove(prefix)
 
     # --- machines -------------------------------------------------------------------------
     def _clone(self, namespace: str) -> Path:
@@ -265,17 +267,13 @@ class MachineHosts:
 
 
 def _remove_cgroup_tree(path: Path) -> None:
+    """rmdir a cgroup folder and its children, deepest first (they must be empty)."""
     if not path.is_dir():
         return
-    for child in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-        try:
-            child.rmdir()
-        except OSError:
-            pass
-    try:
-        path.rmdir()
-    except OSError:
-        pass
+    folders = sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
+    for folder in [*folders, path]:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 MACHINES = MachineHosts()

@@ -5,7 +5,7 @@ A kind of host sits behind ``LabHosts``: it is made on a ``HostLink`` (its names
 addresses), runs commands, and is removed. ``NamespaceHosts`` is the fast default: each host is
 a network namespace of this machine (its /etc files bind-mounted from /etc/netns/<name>/). A
 host kind that boots a whole machine in the same namespace (systemd-nspawn) implements the same
-three methods on the same links.
+same methods on the same links (``machines.MachineHosts``).
 """
 from __future__ import annotations
 
@@ -56,6 +56,10 @@ class LabHosts(Protocol):
                   new_router_ip: str) -> None:
         """Give a running host another underlay address (and gateway), as a Wi-Fi hand-over
         does: the old address goes, the overlay keeps running."""
+
+    def stop(self, prefix: str) -> list[str]:
+        """Stop what this kind runs on a lab's hosts by itself (machines power off), before the
+        lab stops their processes; what it stopped."""
 
     def remove(self, prefix: str) -> list[str]:
         """Remove what this kind left of a lab's hosts; what it removed."""
@@ -112,6 +116,9 @@ class NamespaceHosts:
         etc.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             write_atomic(etc / name, text)
+
+    def stop(self, prefix: str) -> list[str]:
+        return []  # a namespace runs only what the lab started in it
 
     def remove(self, prefix: str) -> list[str]:
         removed = []

@@ -12,6 +12,7 @@ from overlay_monitor.errors import InputError
 
 from .topology import (
     CAMPUS_MODES,
+    CONTROLLER_IP,
     DERP_REGION_IP,
     OVERLAY_TRAITS,
     PEER_RELAY_IP,
@@ -101,6 +102,15 @@ def campus_rules(plan: LabPlan, campus: str) -> list[str]:
     return rules
 
 
+def _controller_rules(plan: LabPlan) -> str:
+    """A machine lab's controller reaches every host (SSH, the server's REST API) and back:
+    the lab's admin network, outside the campus rules."""
+    if not plan.traits.provisioned:
+        return ""
+    return (f"    ip saddr {CONTROLLER_IP} accept\n"
+            f"    ip daddr {CONTROLLER_IP} accept\n")
+
+
 def campus_ruleset(plan: LabPlan, campus: str) -> str:
     """The router of a tailscale lab: a campus network.
 
@@ -131,7 +141,7 @@ table inet overlay_lab {{
     jump underlay_loss
     ip saddr {members} ip daddr {SERVER_IP} tcp dport 443 accept
     ip saddr {SERVER_IP} tcp sport 443 ip daddr {members} accept
-{derp}    jump campus
+{derp}{_controller_rules(plan)}    jump campus
 {_underlay_test_rules(plan, stateless=True)}  }}
   chain input {{
     type filter hook input priority filter; policy drop;

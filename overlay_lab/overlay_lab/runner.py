@@ -22,7 +22,7 @@ from overlay_monitor.errors import LabError
 from overlay_monitor.files import write_atomic
 
 from . import proc
-from .network import HOSTS, HostLink, load_ruleset, make_router
+from .network import HostLink, load_ruleset, make_router
 from .overlays import overlay_for
 from .rulesets import campus_chain_rules, router_ruleset
 from .services import (
@@ -57,10 +57,13 @@ REQUIRED_TOOLS = ("ip", "nft")
 OVERLAY_TOOLS: dict[Overlay, tuple[str, ...]] = {
     Overlay.WIREGUARD: ("wg", "wireguard-go"),
     Overlay.TAILSCALE: (),
+    Overlay.MACHINES: ("systemd-nspawn", "ssh", "ssh-keygen", "nsenter", "ansible-playbook"),
 }
 #: which Debian package brings a tool
 PACKAGES = {"wireguard-go": "wireguard-go", "wg": "wireguard-tools", "nft": "nftables",
-            "ip": "iproute2", "tc": "iproute2"}
+            "ip": "iproute2", "tc": "iproute2", "systemd-nspawn": "systemd-container",
+            "ssh": "openssh-client", "ssh-keygen": "openssh-client", "nsenter": "util-linux",
+            "ansible-playbook": "ansible-core (pip; tools/setup.sh)"}
 
 
 def require_root_and_tools(extra: tuple[str, ...] = ()) -> None:
@@ -85,7 +88,7 @@ def shm_dir(prefix: str, robot: str) -> Path:
     return lab_dir(prefix) / "shm" / robot
 
 
-def _robot_link(plan: LabPlan, robot: RobotPlan) -> HostLink:
+def robot_link(plan: LabPlan, robot: RobotPlan) -> HostLink:
     etc = {"machine-id": uuid.uuid4().hex + "\n",   # Fast DDS 3.x identifies hosts by it
            **overlay_for(plan.overlay).robot_etc(plan, robot)}
     return HostLink(robot.namespace, robot.router_veth, robot.router_ip, robot.underlay_ip, etc,
@@ -103,13 +106,14 @@ def _build_underlay(plan: LabPlan) -> None:
         for campus in CAMPUS_MODES:
             write_atomic(campus_file(plan.prefix, campus), campus_chain_rules(plan, campus))
     make_router(plan.router_namespace)
-    for link in overlay_for(plan.overlay).service_hosts(plan):
-        HOSTS.make(plan.router_namespace, link)
+    overlay = overlay_for(plan.overlay)
+    for link in overlay.service_hosts(plan):
+        overlay.hosts.make(plan.router_namespace, link)
     for robot in plan.robots:
-        HOSTS.make(plan.router_namespace, _robot_link(plan, robot))
+        overlay.hosts.make(plan.router_namespace, robot_link(plan, robot))
         if plan.traits.lab_guard_route:
             # a tailscale robot gets its guard route from overlay-join, as a real robot does
-            proc.run(HOSTS.exec_argv(robot.namespace, guard_route_argv()))
+            proc.run(overlay.hosts.exec_argv(robot.namespace, guard_route_argv()))
         shm = shm_dir(plan.prefix, robot.name)
         shm.mkdir(parents=True, exist_ok=True)
         shm.chmod(0o1777)
@@ -194,10 +198,13 @@ def lab_down(prefix: str) -> DownResult:
     state = None
     with contextlib.suppress(Exception):  # a damaged state file must not stop the clean-up
         state = load_state(prefix)
+    overlays = [overlay_for(kind) for kind in Overlay]
+    kinds = list({id(o.hosts): o.hosts for o in overlays}.values())
+    for kind in kinds:  # machines power off first (their processes are theirs to stop)
+        result.removed += kind.stop(prefix)
     pids: set[int] = set()
     for ns in lab_namespaces(prefix):
         pids |= proc.pids_in(ns)
-    overlays = [overlay_for(kind) for kind in Overlay]
     if state is not None:
         for pid in [r.pid for r in state.robots] + list(state.services.values()):
             line = proc.command_line(pid) if pid else ""
@@ -205,7 +212,8 @@ def lab_down(prefix: str) -> DownResult:
                 pids.add(pid)
     proc.terminate(pids)
     result.removed += [f"process {pid}" for pid in sorted(pids)]
-    result.removed += HOSTS.remove(prefix)
+    for kind in kinds:
+        result.removed += kind.remove(prefix)
     for overlay in overlays:
         result.removed += overlay.remove(prefix)
     directory = lab_dir(prefix)
@@ -242,12 +250,15 @@ def robot_exec_argv(state: LabState, robot: str, argv: list[str]) -> list[str]:
     if robot == PEER_RELAY_NAME and state.service(PEER_RELAY):
         return peer_relay_exec_argv(state.prefix, argv)
     target = state.robot(robot)
+    overlay = overlay_for(state.overlay)
+    if OVERLAY_TRAITS[state.overlay].provisioned:  # a machine: its own /dev/shm, HOME, files
+        return overlay.hosts.exec_argv(target.namespace, argv)
     env = robot_env(state.prefix, target.name)
     Path(env["HOME"]).mkdir(parents=True, exist_ok=True)
     binds = [(shm_dir(state.prefix, target.name), "/dev/shm"),
-             *overlay_for(state.overlay).robot_binds(state.prefix, target.name)]
-    return HOSTS.exec_argv(target.namespace, ["env", *(f"{k}={v}" for k, v in env.items()),
-                                              *argv], binds)
+             *overlay.robot_binds(state.prefix, target.name)]
+    return overlay.hosts.exec_argv(target.namespace, ["env", *(f"{k}={v}" for k, v in env.items()),
+                                                      *argv], binds)
 
 
 def stop_tailscaled(state: LabState, robot: str) -> None:
@@ -323,7 +334,7 @@ def roam(prefix: str, robot: str, subnet: bool = False) -> Roam:
     new_ip, new_gateway = roam_addresses(target.underlay_ip, index, subnet)
     old_gateway = ".".join(target.underlay_ip.split(".")[:3]) + ".1"
     link = HostLink(target.namespace, f"{prefix}-v{index}", old_gateway, target.underlay_ip, {})
-    HOSTS.readdress(state.router_namespace, link, new_ip, new_gateway)
+    overlay_for(state.overlay).hosts.readdress(state.router_namespace, link, new_ip, new_gateway)
     result = Roam(target.name, target.underlay_ip, new_ip)
     target.underlay_ip = new_ip
     save_state(state)

@@ -164,31 +164,44 @@ def start_headscale(prefix: str, namespace: str) -> int:
     return int(process.pid)
 
 
+def generate_server(prefix: str, raw: dict[str, object], root: Path | None = None) -> None:
+    """Write the lab inventory and run ``overlay-server generate`` on it (``root``: the
+    server's files under that folder, for a server that is a namespace of this machine)."""
+    inventory = inventory_file(prefix)
+    write_atomic(inventory, yaml.safe_dump(raw, sort_keys=False))
+    generated = proc.run_result(proc.python_module(
+        "overlay_bringup.server.cli", "generate", "--inventory", str(inventory), "--out",
+        str(server_out(prefix)), *(["--root", str(root)] if root else [])),
+        timeout_s=CLI_TIMEOUT_S, env=proc.python_env())
+    if generated.returncode != 0:
+        raise LabError(f"overlay-server generate failed: {generated.stderr.strip()[-800:]}")
+
+
+def server_url(raw: dict[str, object]) -> str:
+    """The login server URL of a lab inventory."""
+    server = raw["server"]
+    assert isinstance(server, dict)
+    port = int(server.get("https_port", 443))
+    return f"https://{server['fqdn']}" + ("" if port == 443 else f":{port}")
+
+
 def start_server(plan: LabPlan) -> tuple[int, JoinBundle]:
     """Generate the server from the lab inventory, start headscale, make an API key, apply;
     headscale's pid and the team's bundle."""
     directory = lab_dir(plan.prefix)
     inventory = inventory_file(plan.prefix)
     raw = lab_inventory(plan)
-    write_atomic(inventory, yaml.safe_dump(raw, sort_keys=False))
     root, out = server_root(plan.prefix), server_out(plan.prefix)
     for sub in ("var/lib/headscale", "var/run/headscale"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    generated = proc.run_result(proc.python_module(
-        "overlay_bringup.server.cli", "generate", "--inventory", str(inventory), "--out",
-        str(out), "--root", str(root)), timeout_s=CLI_TIMEOUT_S, env=proc.python_env())
-    if generated.returncode != 0:
-        raise LabError(f"overlay-server generate failed: {generated.stderr.strip()[-800:]}")
+    generate_server(plan.prefix, raw, root)
     pid = start_headscale(plan.prefix, plan.server_namespace)
     made = proc.run_result(_headscale_argv(plan.server_namespace, "apikeys", "create", "-e",
                                            "1d", "-c", str(out / "config.yaml")))
     if made.returncode != 0:
         raise LabError(f"headscale apikeys create failed: {made.stderr.strip()[-300:]}")
     write_secret(api_key_file(plan.prefix), made.stdout.strip().splitlines()[-1] + "\n")
-    server = raw["server"]
-    assert isinstance(server, dict)
-    port = int(server.get("https_port", 443))
-    url = f"https://{server['fqdn']}" + ("" if port == 443 else f":{port}")
+    url = server_url(raw)
     applied = overlay_server_in(plan.server_namespace, "apply", plan.prefix, url,
                                 "--inventory", str(inventory))
     write_atomic(directory / "logs" / "overlay-server-apply.log", applied.stdout + applied.stderr)

@@ -79,6 +79,7 @@ R = TypeVar("R", bound=LabRobot)
 ROBOT_TYPES: dict[Overlay, type[LabRobot]] = {
     Overlay.WIREGUARD: WireGuardRobot,
     Overlay.TAILSCALE: TailscaleRobot,
+    Overlay.MACHINES: TailscaleRobot,  # a machine's boot loop stands for its tailscaled
 }
 
 

@@ -58,6 +58,9 @@ DERP_REGION_CODE = "library"
 DERP_REGION_HOST = "derp-library.lab.example.edu"
 DERP_REGION_ROUTER_IP = "198.19.2.1"
 DERP_REGION_IP = "198.19.2.2"
+#: a machine lab's controller (it runs ansible-playbook): the lab's admin network
+CONTROLLER_ROUTER_IP = "198.19.9.1"
+CONTROLLER_IP = "198.19.9.2"
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 
 
@@ -67,6 +70,8 @@ class Overlay(str, Enum):
 
     WIREGUARD = "wireguard"
     TAILSCALE = "tailscale"
+    #: the real headscale and tailscale on systemd-nspawn machines, provisioned by Ansible
+    MACHINES = "machines"
 
     def __str__(self) -> str:
         return self.value
@@ -84,6 +89,8 @@ class OverlayTraits:
     lab_guard_route: bool
     #: the robot's overlay interface: a name unique on the machine, or tailscaled's own
     interface: str
+    #: the hosts are whole machines provisioned over SSH from a controller namespace
+    provisioned: bool = False
 
     def interface_of(self, prefix: str, index: int) -> str:
         return self.interface.format(prefix=prefix, index=index)
@@ -94,6 +101,9 @@ OVERLAY_TRAITS: dict[Overlay, OverlayTraits] = {
                                      lab_guard_route=True, interface="{prefix}wg{index}"),
     Overlay.TAILSCALE: OverlayTraits(has_server=True, finds_own_paths=True,
                                      lab_guard_route=False, interface=TAILSCALE_INTERFACE),
+    Overlay.MACHINES: OverlayTraits(has_server=True, finds_own_paths=True,
+                                    lab_guard_route=False, interface=TAILSCALE_INTERFACE,
+                                    provisioned=True),
 }
 OVERLAYS = tuple(o.value for o in Overlay)
 
@@ -188,6 +198,14 @@ class LabPlan:
     def router_namespace(self) -> str:
         return f"{self.prefix}-rt"
 
+    @property
+    def controller_namespace(self) -> str:
+        return f"{self.prefix}-ctl"
+
+    @property
+    def controller_veth(self) -> str:
+        return f"{self.prefix}-vctl"
+
     def robot(self, name: str) -> RobotPlan:
         for robot in self.robots:
             if name in (robot.name, robot.namespace):
@@ -216,7 +234,8 @@ class LabPlan:
         server = [self.server_namespace] if self.traits.has_server else []
         relay = [self.peer_relay_namespace] if self.peer_relay else []
         derp = [self.derp_namespace] if self.derp_region else []
-        return ([self.router_namespace, *server, *relay, *derp]
+        controller = [self.controller_namespace] if self.traits.provisioned else []
+        return ([self.router_namespace, *server, *relay, *derp, *controller]
                 + [r.namespace for r in self.robots])
 
 
@@ -232,6 +251,16 @@ def validate_prefix(prefix: str) -> str:
     return prefix
 
 
+def robot_plan(prefix: str, overlay: Overlay, index: int,
+               impairment: Impairment | None = None) -> RobotPlan:
+    """Robot ``r<index>`` of a lab: its names and addresses."""
+    return RobotPlan(index=index, name=f"r{index}", namespace=f"{prefix}-r{index}",
+                     interface=OVERLAY_TRAITS[overlay].interface_of(prefix, index),
+                     overlay_ip=f"100.64.0.{index}", underlay_ip=f"198.18.{index}.2",
+                     router_ip=f"198.18.{index}.1", router_veth=f"{prefix}-v{index}",
+                     impairment=impairment or Impairment())
+
+
 def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
              impairments: dict[str, Impairment] | None = None,
              detours: dict[frozenset[str], float] | None = None,
@@ -245,9 +274,11 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
     if campus not in CAMPUS_MODES:
         raise InputError(f"campus {campus!r} is not one of {', '.join(CAMPUS_MODES)}")
     if peer_relay and not traits.has_server:
-        raise InputError("--peer-relay needs --overlay tailscale (peer relays are Tailscale's)")
+        raise InputError("--peer-relay needs --overlay tailscale or machines (peer relays are "
+                         "Tailscale's)")
     if derp_region and not traits.has_server:
-        raise InputError("--derp-region needs --overlay tailscale (DERP is Tailscale's relay)")
+        raise InputError("--derp-region needs --overlay tailscale or machines (DERP is "
+                         "Tailscale's relay)")
     if not 2 <= robot_count <= MAX_ROBOTS:
         raise InputError(f"robot count {robot_count} is out of range (expected 2..{MAX_ROBOTS})")
     impairments = dict(impairments or {})
@@ -267,13 +298,8 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
     if unknown:
         raise InputError(f"detour for unknown robot(s) {', '.join(unknown)} "
                          f"(this lab has {names[0]}..{names[-1]})")
-    robots = tuple(
-        RobotPlan(index=i, name=name, namespace=f"{prefix}-{name}",
-                  interface=traits.interface_of(prefix, i),
-                  overlay_ip=f"100.64.0.{i}",
-                  underlay_ip=f"198.18.{i}.2", router_ip=f"198.18.{i}.1",
-                  router_veth=f"{prefix}-v{i}", impairment=impairments.get(name, Impairment()))
-        for i, name in enumerate(names, start=1))
+    robots = tuple(robot_plan(prefix, kind, i, impairments.get(name, Impairment()))
+                   for i, name in enumerate(names, start=1))
     routes: list[Detour] = []
     for a, b in combinations(robots, 2):
         forced = frozenset((a.name, b.name)) in detours

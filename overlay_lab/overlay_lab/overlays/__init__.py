@@ -1,7 +1,8 @@
 """The lab's overlays behind one interface, ``LabOverlay``, looked up by kind in ``OVERLAYS``.
 
 - ``wireguard``: a wireguard-go mesh with keys the lab makes (fast, no Go needed);
-- ``tailscale``: the real headscale in a server host and a real tailscaled in every robot.
+- ``tailscale``: the real headscale in a server host and a real tailscaled in every robot;
+- ``machines``: the same real programs on systemd-nspawn machines, provisioned by Ansible.
 
 The runner builds the underlay (router, hosts, rules) the same way for both, then hands the
 lab to its overlay: ``service_hosts`` are the extra hosts it needs, ``build`` starts it, and
@@ -12,13 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from ..network import HostLink
+from ..network import HostLink, LabHosts
 from ..state import LabState
 from ..topology import LabPlan, Overlay, RobotPlan
 
 
 class LabOverlay(Protocol):
     kind: Overlay
+    #: the kind of host its robots and services are (namespaces, or machines)
+    hosts: LabHosts
 
     def service_hosts(self, plan: LabPlan) -> list[HostLink]:
         """Hosts besides the robots (the server, a peer relay, a DERP region)."""
@@ -41,9 +44,11 @@ class LabOverlay(Protocol):
 
 
 def overlay_for(kind: Overlay) -> LabOverlay:
+    from .machines import MachinesOverlay
     from .tailscale import TailscaleOverlay
     from .wireguard import WireGuardOverlay
 
     table: dict[Overlay, LabOverlay] = {Overlay.WIREGUARD: WireGuardOverlay(),
-                                        Overlay.TAILSCALE: TailscaleOverlay()}
+                                        Overlay.TAILSCALE: TailscaleOverlay(),
+                                        Overlay.MACHINES: MachinesOverlay()}
     return table[kind]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..network import HostLink
+from ..network import HOSTS, HostLink, LabHosts
 from ..services import (
     lab_fqdn,
     service_hosts,
@@ -20,6 +20,7 @@ from ..topology import LabPlan, Overlay, RobotPlan
 
 class TailscaleOverlay:
     kind = Overlay.TAILSCALE
+    hosts: LabHosts = HOSTS
 
     def service_hosts(self, plan: LabPlan) -> list[HostLink]:
         return service_hosts(plan)

@@ -14,7 +14,7 @@ from overlay_monitor.files import write_atomic, write_secret
 
 from .. import proc
 from ..detour import READY_LINE
-from ..network import HostLink
+from ..network import HOSTS, HostLink, LabHosts
 from ..state import DETOUR, LabState, WireGuardRobot, lab_dir, save_state
 from ..topology import (
     OVERLAY_MTU,
@@ -34,6 +34,7 @@ WG_ENV = {"WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"}
 
 class WireGuardOverlay:
     kind = Overlay.WIREGUARD
+    hosts: LabHosts = HOSTS
 
     def service_hosts(self, plan: LabPlan) -> list[HostLink]:
         return []

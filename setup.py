@@ -6,6 +6,16 @@ from setuptools import find_packages, setup
 
 PACKAGE = "overlay_bringup"
 
+
+def _tree(top: str) -> list[tuple[str, list[str]]]:
+    """data_files entries that install every file under ``top`` at share/<package>/<top>/…"""
+    folders: dict[str, list[str]] = {}
+    for path in sorted(Path(top).rglob("*")):
+        if path.is_file():
+            folders.setdefault(f"share/{PACKAGE}/{path.parent}", []).append(str(path))
+    return list(folders.items())
+
+
 setup(
     name=PACKAGE,
     version="0.1.0",
@@ -18,6 +28,8 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", [f for f in glob("config/*") if Path(f).is_file()]),
         (f"share/{PACKAGE}/config/grafana", glob("config/grafana/*.json")),
+        # the Ansible content: site.yml and every role's files, at the same relative paths
+        *_tree("ansible"),
     ],
     install_requires=["setuptools"],
     zip_safe=False,

@@ -5,7 +5,8 @@
 # Idempotent: a second run checks and skips (a few seconds). Prints what it does.
 #
 # Environment: OVERLAY_VENV (default: <repo>/.venv), OVERLAY_SKIP_APT=1 to skip apt,
-# OVERLAY_SKIP_COMPONENTS=1 to skip building tailscale/headscale (tools/build_components.sh).
+# OVERLAY_SKIP_COMPONENTS=1 to skip building tailscale/headscale (tools/build_components.sh)
+# and the machine lab's base image (tools/build_base_image.sh).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${OVERLAY_VENV:-$repo/.venv}"
@@ -14,7 +15,8 @@ say() { printf 'setup: %s\n' "$*"; }
 # --- 1. system packages ------------------------------------------------------------------
 apt_packages=(python3-venv cmake g++ wireguard-go wireguard-tools iperf3 iproute2 iputils-ping
   tcpdump nftables libxml2-utils procps psmisc ros-core python3-rospy prometheus curl faketime
-  python3-python-qt-binding python3-pyqt5 python3-rich python3-pytest)
+  python3-python-qt-binding python3-pyqt5 python3-rich python3-pytest
+  mmdebstrap systemd-container openssh-client)
 if [ "${OVERLAY_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${apt_packages[@]}"; do
@@ -92,7 +94,12 @@ if [ "${OVERLAY_SKIP_COMPONENTS:-0}" != 1 ]; then
   bash "$repo/tools/build_components.sh" || { echo "setup: building the real components failed (see above)" >&2; exit 1; }
 fi
 
-# --- 5. build both packages -----------------------------------------------------------------
+# --- 5. the machine lab's base image (Debian bookworm for systemd-nspawn; about 40 s once) ----
+if [ "${OVERLAY_SKIP_COMPONENTS:-0}" != 1 ] && [ "$(id -u)" = 0 ]; then
+  bash "$repo/tools/build_base_image.sh" || { echo "setup: building the base image failed (see above)" >&2; exit 1; }
+fi
+
+# --- 6. build both packages -----------------------------------------------------------------
 mkdir -p "$repo/log"
 say "colcon build (overlay_msgs, overlay_bringup)"
 (

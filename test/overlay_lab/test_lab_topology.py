@@ -117,3 +117,15 @@ def test_derp_region_lab_homes_the_last_robot_in_the_library():
     assert "ip saddr 198.18.0.0/16 ip daddr 198.19.2.2 tcp dport 443 accept" in rules
     with pytest.raises(InputError, match="--derp-region needs --overlay tailscale"):
         plan_lab(3, "x", derp_region=True)
+
+
+def test_machine_lab_adds_a_controller_that_reaches_every_host():
+    from overlay_lab.topology import CONTROLLER_IP
+
+    plan = plan_lab(3, "x", overlay="machines", peer_relay=True)
+    assert plan.traits.provisioned and plan.traits.has_server
+    assert "x-ctl" in plan.namespaces()
+    rules = router_ruleset(plan)
+    assert f"ip saddr {CONTROLLER_IP} accept" in rules and f"ip daddr {CONTROLLER_IP} accept" in rules
+    assert CONTROLLER_IP not in router_ruleset(plan_lab(3, "x", overlay="tailscale"))
+    assert "x-ctl" not in plan_lab(3, "x", overlay="tailscale").namespaces()

@@ -34,10 +34,16 @@ def _flag(args: list[str], name: str) -> str | None:
 
 
 def _set(args: list[str]) -> int:
-    """``tailscale set --relay-server-port=N``: the port lands in the prefs (as RelayServerPort,
-    which 1.102.5's prefs carry); script field ``no_relay_flag`` imitates a CLI before 1.86."""
+    """``tailscale set --relay-server-port=N`` or ``--operator=USER``: the value lands in the
+    prefs (as RelayServerPort or OperatorUser, which 1.102.5's prefs carry); script field
+    ``no_relay_flag`` imitates a CLI before 1.86."""
     script_path = Path(os.environ["FAKE_TAILSCALED_SCRIPT"])
     script = json.loads(script_path.read_text())
+    operator = _flag(args, "--operator")
+    if operator is not None:  # the real CLI checks that the user exists
+        script.setdefault("prefs", {})["OperatorUser"] = operator
+        write_script(script_path, script)
+        return 0
     port = _flag(args, "--relay-server-port")
     if port is None:
         print(f"stand-in tailscale: unsupported set {args}", file=sys.stderr)

@@ -285,6 +285,23 @@ def test_join_as_peer_relay_on_a_tailscale_without_relays_is_named(world):
     assert "peer relays need Tailscale 1.86 or newer" in result.stderr
 
 
+def test_join_makes_the_ros_user_the_operator_once(world):
+    first = _join(world, "--operator", "robot", "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["operator"] == "robot"
+    assert _argvs(world)[-1][-2:] == ["set", "--operator=robot"]
+    again = _join(world, "--operator", "robot", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["changed"] is False  # joined, and robot is the operator
+    assert _argvs(world)[-1][-2:] == ["set", "--operator=robot"]  # no second 'set'
+
+
+def test_join_refuses_an_operator_that_is_no_user_name(world):
+    result = _join(world, "--operator", "Robot; rm")
+    assert result.returncode != 0 and "operator 'Robot; rm' is not a user name" in result.stderr
+    assert _argvs(world) == []
+
+
 def test_join_refuses_a_relay_port_out_of_range(world):
     result = _join(world, "--relay-server-port", "80")
     assert result.returncode != 0 and "relay server port 80 is out of range" in result.stderr

@@ -1,5 +1,6 @@
-"""overlay_lab: the developers' and CI's lab. Robots in network namespaces of this machine,
-joined by real WireGuard or by the real Tailscale and Headscale, behind a campus router.
+"""overlay_lab: the developers' and CI's lab. Robots in network namespaces of this machine (or
+whole Debian machines, systemd-nspawn), joined by real WireGuard or by the real Tailscale and
+Headscale, behind a campus router.
 It drives the product (overlay_bringup, overlay_monitor) as a user would; the product never
 imports it, and robots never install it.
 
@@ -11,9 +12,12 @@ Pure (plans and rules, no process, no socket):
 
 Adapters (they change the machine):
 - ``proc``: the one module that runs, starts, waits for and stops processes;
-- ``network``: the router and the hosts behind it (``LabHosts``; namespace hosts today);
-- ``overlays``: the ``LabOverlay`` interface, with ``overlays.wireguard`` and
-  ``overlays.tailscale``;
+- ``network``: the router and the hosts behind it (``LabHosts``; namespace hosts);
+- ``machines``: the other kind of ``LabHosts``: systemd-nspawn machines on the base image;
+- ``overlays``: the ``LabOverlay`` interface, with ``overlays.wireguard``,
+  ``overlays.tailscale`` and ``overlays.machines`` (provisioned by Ansible);
+- ``provision``: ansible-playbook from the controller, its recap and the lab's hosts inventory;
+- ``machine_lab``: provision, reboot, ssh, add and retire robots of a machine lab;
 - ``tailnet``: a tailnet member's tailscaled, its folders, joining;
 - ``services``: headscale, derper, the peer relay, Prometheus;
 - ``runner``: up, down, status, exec, and switching a running lab;

@@ -152,6 +152,8 @@ def _parser() -> argparse.ArgumentParser:
         "provision", help="machines lab: run ansible-playbook site.yml from the controller "
                           "(a second run changes nothing)"))
     prov.add_argument("--check", action="store_true", help="--check --diff: report, change nothing")
+    prov.add_argument("--limit", default="", metavar="HOSTS",
+                      help="only these hosts or groups (ansible-playbook --limit)")
     prov.add_argument("--host-var", action="append", default=[], metavar="HOST:NAME=VALUE",
                       help="set a host variable in the lab's hosts inventory first (repeatable)")
     boot = with_prefix(sub.add_parser("reboot", help="machines lab: reboot a machine for real"))
@@ -308,7 +310,7 @@ def _down(args: argparse.Namespace, console: Console) -> int:
 
 
 def _provision(args: argparse.Namespace, console: Console) -> int:
-    result = provision_lab(args.prefix, args.check, args.host_var)
+    result = provision_lab(args.prefix, args.check, args.host_var, args.limit)
     console.print(f"lab {args.prefix!r}: ansible-playbook{' --check' if args.check else ''} in "
                   f"{result.seconds:.1f} s: " + ", ".join(
                       f"{host} changed={n}" for host, n in result.changed.items()),

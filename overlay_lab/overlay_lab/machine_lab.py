@@ -36,13 +36,14 @@ def require_machine_lab(prefix: str) -> LabState:
     return state
 
 
-def provision_lab(prefix: str, check: bool = False,
-                  host_vars: list[str] | None = None) -> ProvisionResult:
-    """``ansible-playbook site.yml`` (``check``: ``--check --diff``) from the controller."""
+def provision_lab(prefix: str, check: bool = False, host_vars: list[str] | None = None,
+                  limit: str = "") -> ProvisionResult:
+    """``ansible-playbook site.yml`` (``check``: ``--check --diff``; ``limit``: only these
+    hosts or groups) from the controller."""
     state = require_machine_lab(prefix)
     if host_vars:
         set_host_vars(prefix, host_vars)
-    return provision(state, check)
+    return provision(state, check, limit)
 
 
 def reboot(prefix: str, host: str) -> float:

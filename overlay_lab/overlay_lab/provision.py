@@ -158,10 +158,10 @@ def set_host_vars(prefix: str, assignments: list[str]) -> None:
     write_atomic(path, yaml.safe_dump(data, sort_keys=False))
 
 
-def playbook_argv(prefix: str, check: bool = False) -> list[str]:
+def playbook_argv(prefix: str, check: bool = False, limit: str = "") -> list[str]:
     argv = ["ansible-playbook", "-i", str(server_out(prefix) / INVENTORY_FILE),
             "-i", str(hosts_file(prefix)), str(site_playbook())]
-    return argv + (["--check", "--diff"] if check else [])
+    return argv + (["--check", "--diff"] if check else []) + (["--limit", limit] if limit else [])
 
 
 def playbook_env(prefix: str) -> dict[str, str]:
@@ -173,11 +173,12 @@ def playbook_env(prefix: str) -> dict[str, str]:
                 PATH=os.environ.get("PATH", ""))
 
 
-def run_playbook(prefix: str, controller_namespace: str, check: bool = False) -> ProvisionResult:
+def run_playbook(prefix: str, controller_namespace: str, check: bool = False,
+                 limit: str = "") -> ProvisionResult:
     """ansible-playbook from the controller; the recap (a LabError names failed hosts)."""
     log = lab_dir(prefix) / "logs" / f"ansible-{'check' if check else 'run'}-{time.time():.0f}.log"
     start = time.monotonic()
-    done = proc.run_result(proc.in_namespace(controller_namespace, playbook_argv(prefix, check)),
+    done = proc.run_result(proc.in_namespace(controller_namespace, playbook_argv(prefix, check, limit)),
                            timeout_s=PLAYBOOK_TIMEOUT_S, env=playbook_env(prefix))
     seconds = time.monotonic() - start
     text = done.stdout + done.stderr

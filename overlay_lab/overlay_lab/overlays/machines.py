@@ -104,9 +104,9 @@ def addresses(state: LabState, peer_relay: bool) -> dict[str, str]:
     return found
 
 
-def provision(state: LabState, check: bool = False) -> ProvisionResult:
+def provision(state: LabState, check: bool = False, limit: str = "") -> ProvisionResult:
     """Run site.yml from the controller; then read each robot's overlay address."""
-    result = run_playbook(state.prefix, controller_namespace(state.prefix), check)
+    result = run_playbook(state.prefix, controller_namespace(state.prefix), check, limit)
     if not check:
         for robot in state.robots:
             robot.overlay_ip = overlay_ip(robot.namespace)

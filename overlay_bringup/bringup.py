@@ -17,6 +17,8 @@ from overlay_monitor.models import OverlaySnapshot
 from .discovery import DiscoveryRequest, generate
 from .discovery.files import DEFAULT_DIR, environment, write_config
 from .discovery.live import peer_addresses, self_address
+from .discovery.model import BridgePolicy
+from .discovery.policy_file import load_policy
 from .join.plan import JoinRequest
 from .join.runner import default_result_path, ensure_guard_route, join, write_result
 
@@ -39,6 +41,8 @@ class BringupOptions:
     tailscale: str = "tailscale"
     guard_route: bool = True        # after joining, install the guard route (see join.plan)
     relay_server_port: int = 0      # after joining, serve as a peer relay on this UDP port
+    bridge_policy_file: str = ""    # zenoh-bridge: the team's bridge.json (from its bundle)
+    bridge_plugin_dir: str = ""     # zenoh-bridge: where the ros2dds plugin is
 
 
 @dataclass
@@ -84,13 +88,21 @@ def bring_up(options: BringupOptions) -> BringupPlan:
         mode=options.discovery_mode, self_ip=me,
         peers=peer_addresses(snapshot) + ((me,) if me else ()), interface=options.interface,
         domain_id=options.domain_id, server=options.discovery_server,
-        ros_distro=options.ros_distro)
+        ros_distro=options.ros_distro,
+        bridge=load_policy(options.bridge_policy_file, me_name(snapshot, options.robot_name))
+        if options.bridge_policy_file else BridgePolicy(),
+        bridge_plugin_dir=options.bridge_plugin_dir)
     config = generate(request)
     directory = Path(options.discovery_dir) if options.discovery_dir else DEFAULT_DIR
     write_config(config, directory)
     notes = ([guard_note] if guard_note else []) + list(config.notes)
     return BringupPlan(env=environment(config, directory), snapshot=snapshot,
                        discovery_dir=directory, joined=joined, notes=notes)
+
+
+def me_name(snapshot: OverlaySnapshot, fallback: str) -> str:
+    me = snapshot.self_peer
+    return (me.hostname if me and me.hostname else fallback) or socket.gethostname()
 
 
 def truthy(text: str) -> bool:

@@ -3,20 +3,29 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 from typing import Any
 
-from launch.actions import DeclareLaunchArgument, LogInfo, SetEnvironmentVariable
+from launch.actions import (
+    DeclareLaunchArgument,
+    ExecuteProcess,
+    LogInfo,
+    SetEnvironmentVariable,
+)
 from launch.launch_context import LaunchContext
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from overlay_monitor.backends.base import DEFAULT_SOCKET
-from overlay_monitor.errors import InputError
+from overlay_monitor.errors import ComponentMissing, InputError
 from overlay_monitor.fleet import resolve_namespace
 
-from .bringup import BringupOptions, bring_up, truthy
+from .bringup import BringupOptions, BringupPlan, bring_up, truthy
+from .components import ZENOH_STAMP, require_components, zenoh_mismatch, zenoh_plugin_dir
+from .discovery.files import read_env
 from .discovery.modes import MODE_NAMES
+from .discovery.zenoh_bridge import BRIDGE_CONFIG_FILE, BRIDGE_ENV
 
 #: name -> (default, description, choices) of every argument the launch files declare
 ARGUMENTS: dict[str, tuple[str, str, list[str] | None]] = {
@@ -47,6 +56,8 @@ ARGUMENTS: dict[str, tuple[str, str, list[str] | None]] = {
     "guard_route": ("true", "after joining, install 'unreachable 100.64.0.0/10 metric 4000' so "
                             "overlay traffic never leaves in clear text when tailscaled stops",
                     ["true", "false"]),
+    "bridge_policy": ("", "discovery_mode zenoh-bridge: the team's bridge.json (what crosses "
+                          "the overlay; from its bundle); empty: every topic crosses", None),
     "relay_server_port": ("0", "after joining, serve as a peer relay on this UDP port "
                                "(1024..65535; 0: not a relay). Only for a member enrolled with "
                                "a relay's bundle (Tailscale >= 1.86)", None),
@@ -99,7 +110,34 @@ def options_from(context: LaunchContext) -> BringupOptions:
         interface=get("interface", "tailscale0"), discovery_dir=get("discovery_dir"),
         guard_route=truthy(get("guard_route", "true")),
         relay_server_port=_port(get("relay_server_port", "0")),
-        ros_distro=os.environ.get("ROS_DISTRO", "jazzy"))
+        ros_distro=os.environ.get("ROS_DISTRO", "jazzy"),
+        bridge_policy_file=get("bridge_policy"), bridge_plugin_dir=_plugin_dir(
+            get("discovery_mode", "fastdds-peers")))
+
+
+def _plugin_dir(mode: str) -> str:
+    if mode != "zenoh-bridge":
+        return ""
+    zenohd = require_components("zenohd")["zenohd"]
+    folder = zenoh_plugin_dir(zenohd)
+    if folder is not None:
+        stamp = (folder / ZENOH_STAMP)
+        if stamp.is_file():
+            version = subprocess.run([str(zenohd), "--version"], capture_output=True, text=True,
+                                     timeout=10, env=dict(os.environ, RUST_LOG="error"))
+            problem = zenoh_mismatch(version.stdout, stamp.read_text())
+            if problem:
+                raise ComponentMissing(problem)
+    return str(folder) if folder else ""
+
+
+def bridge_action(plan: BringupPlan) -> Any:
+    """The robot's zenoh bridge as a launched process (respawned when it dies)."""
+    env = read_env((plan.discovery_dir / f"env.{BRIDGE_ENV}").read_text())
+    zenohd = str(require_components("zenohd")["zenohd"])
+    return ExecuteProcess(cmd=[zenohd, "-c", str(plan.discovery_dir / BRIDGE_CONFIG_FILE)],
+                          name="overlay_bridge", additional_env=env, output="screen",
+                          respawn=True, respawn_delay=2.0, sigterm_timeout="5")
 
 
 def bringup_actions(context: LaunchContext, *args: Any, **kwargs: Any) -> list[Any]:
@@ -116,6 +154,8 @@ def bringup_actions(context: LaunchContext, *args: Any, **kwargs: Any) -> list[A
     namespace = resolve_namespace(get_or(context, "namespace"), me.hostname if me and me.hostname
                                   else options.robot_name or socket.gethostname())
     actions.append(LogInfo(msg=f"overlay: nodes in namespace {namespace or '/'}"))
+    if options.discovery_mode == "zenoh-bridge":
+        actions.append(bridge_action(plan))
     if truthy(get_or(context, "start_link_test", "false")):
         actions.append(Node(package="overlay_bringup", executable="link_test", name="link_test",
                             namespace=namespace, output="screen"))

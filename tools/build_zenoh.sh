@@ -13,7 +13,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck disable=SC1091
 source "$repo/tools/components.env"
-dest="${OVERLAY_COMPONENTS_DIR:-$repo/.components}/zenoh"
+dest="${OVERLAY_COMPONENTS_DIR:-$repo/.components}"
 say() { printf 'zenoh: %s\n' "$*"; }
 cargo="${CARGO:-cargo}"
 command -v "$cargo" >/dev/null 2>&1 || cargo="$HOME/.cargo/bin/cargo"
@@ -23,7 +23,7 @@ if ! command -v "$cargo" >/dev/null 2>&1; then
 fi
 rustc_version="$("$(dirname "$(command -v "$cargo")")/rustc" --version 2>/dev/null || rustc --version)"
 want="zenoh=$ZENOH_VERSION rustc=${rustc_version#rustc }"
-stamp="$dest/versions.txt"
+stamp="$dest/lib/zenoh-versions.txt"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$dest/bin/zenohd" ] \
    && [ -f "$dest/lib/libzenoh_plugin_ros2dds.so" ]; then
   say "built already ($want) in $dest"
@@ -33,10 +33,10 @@ mkdir -p "$dest/bin" "$dest/lib"
 start=$(date +%s)
 if ! "$dest/bin/zenohd" --version 2>/dev/null | grep -q "v$ZENOH_VERSION"; then
   say "cargo install zenohd $ZENOH_VERSION (first build: about 6 minutes on 2 cores)"
-  "$cargo" install --quiet --locked zenohd --version "=$ZENOH_VERSION" --root "$dest/zenohd-root"
-  cp "$dest/zenohd-root/bin/zenohd" "$dest/bin/zenohd"
+  "$cargo" install --quiet --locked zenohd --version "=$ZENOH_VERSION" --root "$dest/zenoh-build/zenohd"
+  cp "$dest/zenoh-build/zenohd/bin/zenohd" "$dest/bin/zenohd"
 fi
-work="$dest/plugin-build"
+work="$dest/zenoh-build"
 mkdir -p "$work/fetch/src"
 cat > "$work/fetch/Cargo.toml" <<TOML
 [package]

@@ -37,6 +37,8 @@ def read_env(text: str) -> dict[str, str]:
 def write_config(config: DiscoveryConfig, directory: Path) -> list[Path]:
     written = [write_atomic(directory / name, content) for name, content in config.files.items()]
     written.append(write_atomic(directory / "env", env_text(environment(config, directory))))
+    folder = str(directory.resolve())
     for suffix, extra in config.extra_env.items():
-        written.append(write_atomic(directory / f"env.{suffix}", env_text(extra)))
+        resolved = {key: value.replace("{dir}", folder) for key, value in extra.items()}
+        written.append(write_atomic(directory / f"env.{suffix}", env_text(resolved)))
     return written

@@ -12,6 +12,29 @@ MTU_HEADROOM = 52
 
 
 @dataclass(frozen=True)
+class BridgePolicy:
+    """What a team's bridges carry across the overlay."""
+
+    #: "allow" (only these cross) or "deny" (everything but these crosses)
+    rule: str = "deny"
+    topics: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    #: (regular expression, Hz): publications above this rate are dropped by the bridge
+    max_rates: tuple[tuple[str, float], ...] = ()
+    #: prefix of every routed name ("" none), e.g. "/r1"
+    namespace: str = ""
+    #: star instead of mesh: the one router every bridge connects to, "IP:PORT" ("": mesh)
+    router: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {"rule": self.rule, "topics": list(self.topics), "services": list(self.services),
+                "actions": list(self.actions),
+                "max_rates": {pattern: hz for pattern, hz in self.max_rates},
+                "namespace": self.namespace, "router": self.router}
+
+
+@dataclass(frozen=True)
 class DiscoveryRequest:
     mode: str
     self_ip: str
@@ -22,6 +45,10 @@ class DiscoveryRequest:
     server: str = ""            # fastdds-server: "IP:PORT"; ros1: master "IP" or "name"
     ros_distro: str = "jazzy"
     discovery_range: str = "LOCALHOST"   # static-peers: LOCALHOST or SUBNET
+    #: zenoh-bridge: what crosses, the namespace, mesh or star
+    bridge: BridgePolicy = field(default_factory=BridgePolicy)
+    #: zenoh-bridge: the folder with the ros2dds plugin library ("": zenohd's own search path)
+    bridge_plugin_dir: str = ""
 
     @property
     def max_message_size(self) -> int:
@@ -38,6 +65,8 @@ class DiscoveryConfig:
     files: dict[str, str] = field(default_factory=dict)       # file name -> content
     env: dict[str, str] = field(default_factory=dict)         # set for every ROS process
     file_env: dict[str, str] = field(default_factory=dict)    # env var -> file name (made absolute)
-    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)  # e.g. "introspection"
+    #: more environments (``env.<name>`` files), e.g. "introspection"; "{dir}" in a value
+    #: becomes the folder the files are written to
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     restart_needed_on_peer_change: bool = True

@@ -6,13 +6,14 @@ read ``MODES``/``MODE_NAMES`` from here; adding a mode is one entry.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from overlay_monitor.errors import InputError
 
-from . import cyclone, envonly, fastdds
-from .model import DiscoveryConfig, DiscoveryRequest
+from . import cyclone, envonly, fastdds, zenoh_bridge
+from .model import BridgePolicy, DiscoveryConfig, DiscoveryRequest
 
 #: ROS 2 distributions without ROS_STATIC_PEERS / ROS_AUTOMATIC_DISCOVERY_RANGE (before Iron)
 DISTROS_WITHOUT_STATIC_PEERS = ("foxy", "galactic", "humble")
@@ -45,6 +46,9 @@ _SPECS = (
              needs_peers=True, needs_static_peers=True),
     ModeSpec("zenoh", envonly.zenoh_config, "rmw_zenoh routers connected over the overlay",
              needs_peers=True),
+    ModeSpec("zenoh-bridge", zenoh_bridge.bridge_config, "Fast DDS on the robot only; a zenoh "
+             "bridge carries the chosen topics over the overlay", needs_peers=True,
+             needs_self=True),
     ModeSpec("ros1", envonly.ros1_config, "ROS 1 master URI and ROS_IP",
              needs_self=True, server_hint="the ROS master's overlay address or MagicDNS name"),
 )
@@ -94,9 +98,35 @@ def validate(request: DiscoveryRequest) -> DiscoveryRequest:
             raise InputError(f"Discovery Server {request.server!r} is not IP:PORT "
                              "(e.g. 100.64.0.1:11811)")
         _address(host, "Discovery Server")
-    return DiscoveryRequest(request.mode, self_ip, peers, request.interface, request.mtu,
-                            request.domain_id, request.server, request.ros_distro,
-                            request.discovery_range)
+    if spec.name == "zenoh-bridge":
+        check_policy(request.bridge)
+    return replace(request, self_ip=self_ip, peers=peers)
+
+
+def check_policy(policy: BridgePolicy) -> None:
+    if policy.rule not in ("allow", "deny"):
+        raise InputError(f"bridge rule {policy.rule!r} is not allow or deny")
+    for pattern in (*policy.topics, *policy.services, *policy.actions,
+                    *(p for p, _ in policy.max_rates)):
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise InputError(f"bridge pattern {pattern!r} is not a regular expression "
+                             f"({err})") from None
+    for pattern, hz in policy.max_rates:
+        if not 0 < hz <= 10000:
+            raise InputError(f"bridge max rate {hz:g} Hz for {pattern!r} is out of range "
+                             "(expected more than 0, at most 10000)")
+    if policy.namespace and not re.match(r"^/[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*$",
+                                         policy.namespace):
+        raise InputError(f"bridge namespace {policy.namespace!r} is not a ROS namespace "
+                         "(e.g. /r1)")
+    if policy.router:
+        host, sep, port = policy.router.rpartition(":")
+        if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise InputError(f"bridge router {policy.router!r} is not IP:PORT "
+                             "(e.g. 100.64.0.1:7447)")
+        _address(host, "bridge router")
 
 
 def generate(request: DiscoveryRequest) -> DiscoveryConfig:

@@ -13,6 +13,7 @@ from pathlib import Path
 from overlay_monitor.errors import OverlayError
 from overlay_monitor.files import write_atomic
 
+from ..discovery.policy_file import POLICY_FILE
 from . import dashboard, prometheus
 from .ansible_inventory import INVENTORY_FILE, render_ansible_inventory
 from .deployment import bundle_readme, derper_readme, systemd_unit
@@ -48,6 +49,10 @@ def render_files(inv: Inventory, root: str = "") -> dict[str, str]:
     })
     for team in inv.enrolled:
         files[f"bundles/{team.name}/README.md"] = bundle_readme(inv, team)
+    for team in inv.teams:
+        if team.discovery == "zenoh-bridge":  # what its bridges carry (robot.launch.py reads it)
+            files[f"bundles/{team.name}/{POLICY_FILE}"] = json.dumps(team.bridge.to_json(),
+                                                                     indent=2) + "\n"
     for region in inv.extra_regions:
         files[f"derp/{region.code}/README.md"] = derper_readme(inv, region)
     return files

@@ -8,7 +8,7 @@ cross-field rules (unique names, references, address ranges) by ``_semantic_erro
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from overlay_monitor.errors import InputError
 from overlay_monitor.files import read_input
 from overlay_monitor.health import RELAY_TAG_PREFIX
 
+from ..discovery.model import BridgePolicy
 from ..discovery.modes import MODE_NAMES
 
 HOSTNAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -39,6 +40,18 @@ _FQDN = _str(FQDN, "a valid domain name (expected e.g. headscale.lab.example.edu
 _PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
 _REGION_ID = {"type": "integer", "minimum": 900, "maximum": 999,
               "x-expected": "a region id from 900 to 999 (ids below 900 are Tailscale's)"}
+
+_NAMES = {"type": "array", "items": {"type": "string", "minLength": 1},
+          "x-expected": "a list of regular expressions over full ROS names, e.g. /camera/.*"}
+_CROSSING = {"type": "object", "additionalProperties": False,
+             "properties": {"topics": _NAMES, "services": _NAMES, "actions": _NAMES}}
+#: zenoh-bridge: what a team's bridges carry across the overlay
+_BRIDGE = {"type": "object", "additionalProperties": False, "properties": {
+    "allow": _CROSSING, "deny": _CROSSING,
+    "max_rate_hz": {"type": "object", "additionalProperties": {
+        "type": "number", "exclusiveMinimum": 0, "maximum": 10000}},
+    "namespace": {"enum": ["robot", "none"]},
+    "router": {"type": "string"}}}
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -89,6 +102,7 @@ SCHEMA: dict[str, Any] = {
                 "ros_domain_id": {"type": "integer", "minimum": 0, "maximum": 232,
                                   "x-expected": "a ROS domain id from 0 to 232"},
                 "discovery": {"enum": list(MODE_NAMES)},
+                "bridge": _BRIDGE,
             }}},
         "people": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["name", "teams"],
@@ -129,6 +143,8 @@ class Team:
     robots: tuple[str, ...]
     ros_domain_id: int
     discovery: str
+    #: zenoh-bridge: what crosses ("{robot}" in the namespace is each robot's name)
+    bridge: BridgePolicy = field(default_factory=BridgePolicy)
 
     @property
     def tag(self) -> str:
@@ -316,6 +332,7 @@ def _semantic_errors(raw: dict[str, Any]) -> list[str]:
                           f"{domains[domain]!r} (expected one domain per team)")
         elif isinstance(domain, int):
             domains[domain] = str(name)
+        errors += _bridge_errors(f"teams[{i}].bridge", team.get("bridge"))
         for j, robot in enumerate(team.get("robots") or []):
             if robot in seen_robots:
                 errors.append(f"teams[{i}].robots[{j}]: robot {robot!r} is already in team "
@@ -330,6 +347,24 @@ def _semantic_errors(raw: dict[str, Any]) -> list[str]:
             errors.append(f"people[{i}].name: {person.get('name')!r} is also a robot's name")
     errors += _relay_errors(raw, team_names, seen_robots)
     return errors
+
+
+def _bridge_errors(where: str, bridge: Any) -> list[str]:
+    """A bridge section: allow or deny (not both), patterns that compile, a router IP:PORT."""
+    if not isinstance(bridge, dict):
+        return []
+    if "allow" in bridge and "deny" in bridge:
+        return [f"{where}: give allow or deny, not both (allow: only these cross; deny: all "
+                "but these cross)"]
+    from ..discovery.modes import check_policy
+
+    try:
+        check_policy(bridge_policy(bridge))
+    except InputError as err:
+        return [f"{where}: {err}"]
+    except (TypeError, AttributeError, ValueError):
+        return []  # a wrong shape: the schema names it
+    return []
 
 
 def _unknown_teams(where: str, named: list[Any], team_names: list[str]) -> list[str]:
@@ -390,6 +425,20 @@ class InventoryError(InputError):
             f"  {e}" for e in errors))
 
 
+def bridge_policy(raw: dict[str, Any] | None) -> BridgePolicy:
+    """A team's ``bridge:`` section (already checked against the schema)."""
+    raw = raw or {}
+    rule = "allow" if "allow" in raw else "deny"
+    names = raw.get(rule) or {}
+    return BridgePolicy(rule=rule, topics=tuple(names.get("topics", ())),
+                        services=tuple(names.get("services", ())),
+                        actions=tuple(names.get("actions", ())),
+                        max_rates=tuple((k, float(v)) for k, v in
+                                        (raw.get("max_rate_hz") or {}).items()),
+                        namespace="/{robot}" if raw.get("namespace", "robot") == "robot" else "",
+                        router=raw.get("router", ""))
+
+
 def parse_inventory(raw: Any, source: str = "inventory") -> Inventory:
     errors = validation_errors(raw)
     if errors:
@@ -412,7 +461,8 @@ def parse_inventory(raw: Any, source: str = "inventory") -> Inventory:
                                         r.get("stun_port", 3478))
                             for r in derp.get("extra_regions") or ()),
         teams=tuple(Team(t["name"], tuple(t["robots"]), t.get("ros_domain_id", 0),
-                         t.get("discovery", "fastdds-peers")) for t in raw["teams"]),
+                         t.get("discovery", "fastdds-peers"), bridge_policy(t.get("bridge")))
+                    for t in raw["teams"]),
         people=tuple(Person(p["name"], tuple(p["teams"])) for p in raw.get("people") or ()),
         key_owner=keys.get("owner", "fleet"), keys_reusable=keys.get("reusable", True),
         keys_ephemeral=keys.get("ephemeral", False), key_expiry=keys.get("expiry", "90d"),

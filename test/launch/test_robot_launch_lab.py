@@ -94,7 +94,7 @@ def _talk_and_listen(launch):
 
 
 @pytest.mark.parametrize("campus", ["restrictive", "open"])
-@pytest.mark.parametrize("mode", ["fastdds-peers", "static-peers", "fastdds-server"])
+@pytest.mark.parametrize("mode", ["fastdds-peers", "static-peers", "fastdds-server", "zenoh-bridge"])
 def test_robot_launch_on_every_robot_carries_ros_messages(unjoined_lab, mode, campus):
     state = switch_campus(PREFIX, campus)
     domain = random.randint(1, 100)

@@ -16,7 +16,7 @@ say() { printf 'setup: %s\n' "$*"; }
 apt_packages=(python3-venv cmake g++ wireguard-go wireguard-tools iperf3 iproute2 iputils-ping
   tcpdump nftables libxml2-utils procps psmisc ros-core python3-rospy prometheus curl faketime
   python3-python-qt-binding python3-pyqt5 python3-rich python3-pytest
-  mmdebstrap systemd-container openssh-client)
+  mmdebstrap systemd-container openssh-client libclang-dev)
 if [ "${OVERLAY_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${apt_packages[@]}"; do
@@ -92,6 +92,11 @@ done || true
 # not need them.
 if [ "${OVERLAY_SKIP_COMPONENTS:-0}" != 1 ]; then
   bash "$repo/tools/build_components.sh" || { echo "setup: building the real components failed (see above)" >&2; exit 1; }
+fi
+
+# --- 4b. zenohd and its ROS 2 plugin (tools/build_zenoh.sh; cached outside the checkout) -----
+if [ "${OVERLAY_SKIP_COMPONENTS:-0}" != 1 ]; then
+  bash "$repo/tools/build_zenoh.sh" || { echo "setup: building zenoh failed (see above)" >&2; exit 1; }
 fi
 
 # --- 5. the machine lab's base image (Debian bookworm for systemd-nspawn; about 40 s once) ----

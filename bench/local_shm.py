@@ -11,7 +11,9 @@ Layouts (each is the generated profile, changed in one place):
 
 Fast DDS 2.14 cuts every sample into fragments of the smallest maxMessageSize of a participant's
 transports, and its XML cannot name a shared-memory locator; that is why no layout gets both a
-cheap local path and a reliable overlay path. Prints figures; asserts nothing.
+cheap local path and a reliable overlay path. The last row is the zenoh-bridge mode (when
+zenohd and its plugin are built): the nodes on Fast DDS defaults limited to the robot
+(LOCALHOST), one zenohd bridge per robot across the overlay. Prints figures; asserts nothing.
 Needs root and the lab (sudo, after `source tools/env.sh`):
     python bench/local_shm.py [--seconds 8]
 """
@@ -26,7 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from overlay_bringup.discovery.fastdds import NAMESPACE
-from overlay_lab.ros_demo import chatter_argv, discovery_env
+from overlay_lab import proc
+from overlay_lab.ros_demo import chatter_argv, discovery_env, zenoh_bridges
 from overlay_lab.runner import lab_down, lab_up
 from overlay_lab.state import LabState
 from overlay_lab.topology import plan_lab
@@ -139,6 +142,17 @@ def main() -> None:
             local = run_case(state, ("r1", env1), ("r1", env1), args.seconds, 30, args.size)
             cross = run_case(state, ("r1", env1), ("r2", env2), args.seconds, 10, args.size)
             rows.append((name, local, cross))
+        from overlay_bringup.components import find_component
+        if find_component("zenohd") is not None:
+            envs, bridges = zenoh_bridges(state, ("r1", "r2"), DOMAIN)
+            try:
+                local = run_case(state, ("r1", envs["r1"]), ("r1", envs["r1"]), args.seconds,
+                                 30, args.size)
+                cross = run_case(state, ("r1", envs["r1"]), ("r2", envs["r2"]), args.seconds,
+                                 10, args.size)
+                rows.append(("zenoh-bridge (defaults, LOCALHOST)", local, cross))
+            finally:
+                proc.terminate(b.pid for b in bridges)
     finally:
         lab_down(PREFIX)
     print(f"{args.size} B messages; local: two nodes on r1 at 30 Hz; overlay: r1 -> r2 at 10 Hz")

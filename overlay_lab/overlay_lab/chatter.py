@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("role", choices=("talk", "listen"))
     parser.add_argument("--rate", type=float, default=10.0, help="messages per second (talk)")
+    parser.add_argument("--topic", default=TOPIC, help=f"the topic (default {TOPIC})")
     parser.add_argument("--size", type=int, default=20, help="payload bytes (talk)")
     parser.add_argument("--duration", type=float, default=12.0, help="seconds to run")
     parser.add_argument("--best-effort", action="store_true",
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     latencies: list[float] = []
     try:
         if args.role == "talk":
-            publisher = node.create_publisher(String, TOPIC, qos)
+            publisher = node.create_publisher(String, args.topic, qos)
             padding = "x" * args.size
             sequence = 0
 
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 received.append((time.monotonic() - start, int(seq)))
                 latencies.append(time.time() - float(sent))
 
-            node.create_subscription(String, TOPIC, on_message, qos)
+            node.create_subscription(String, args.topic, on_message, qos)
         while time.monotonic() - start < args.duration:
             rclpy.spin_once(node, timeout_sec=0.05)
     except KeyboardInterrupt:

@@ -3,13 +3,17 @@ configuration the generator makes for each robot (Fast DDS initial peers over th
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
 from rich.console import Console
 
+from overlay_bringup.components import require_components, zenoh_plugin_dir
 from overlay_bringup.discovery import DiscoveryRequest, generate
-from overlay_bringup.discovery.files import environment, write_config
+from overlay_bringup.discovery.files import environment, read_env, write_config
+from overlay_bringup.discovery.model import BridgePolicy
+from overlay_bringup.discovery.zenoh_bridge import BRIDGE_CONFIG_FILE, BRIDGE_ENV
 
 from . import proc
 from .runner import robot_exec_argv
@@ -34,6 +38,33 @@ def discovery_env(state: LabState, robot: str, mode: str = "fastdds-peers",
                  / me.name)
     write_config(config, directory)
     return environment(config, directory)
+
+
+def zenoh_bridges(state: LabState, robots: tuple[str, ...], domain_id: int,
+                  policy: BridgePolicy | None = None,
+                  ) -> tuple[dict[str, dict[str, str]], list[subprocess.Popen[bytes]]]:
+    """The zenoh-bridge mode on ``robots``: each robot's node environment (Fast DDS defaults,
+    LOCALHOST) and its running bridge (zenohd with the ros2dds plugin, on the overlay only)."""
+    zenohd = require_components("zenohd")["zenohd"]
+    plugins = zenoh_plugin_dir(zenohd)
+    envs: dict[str, dict[str, str]] = {}
+    bridges = []
+    for name in robots:
+        me = state.robot(name)
+        config = generate(DiscoveryRequest(
+            "zenoh-bridge", me.overlay_ip, tuple(r.overlay_ip for r in state.robots),
+            domain_id=domain_id, bridge=policy or BridgePolicy(),
+            bridge_plugin_dir=str(plugins) if plugins else ""))
+        folder = lab_dir(state.prefix) / "discovery" / "zenoh-bridge" / name
+        write_config(config, folder)
+        envs[name] = environment(config, folder)
+        bridge_env = read_env((folder / f"env.{BRIDGE_ENV}").read_text())
+        bridges.append(proc.start(robot_exec_argv(state, name, [
+            "env", *(f"{k}={v}" for k, v in bridge_env.items()), str(zenohd), "-c",
+            str(folder / BRIDGE_CONFIG_FILE)]), lab_dir(state.prefix) / "logs" /
+            f"bridge-{name}.log"))
+    time.sleep(3.0)  # the bridges find each other (measured: under 1 s)
+    return envs, bridges
 
 
 def chatter_argv(state: LabState, robot: str, env: dict[str, str], *args: str) -> list[str]:

@@ -20,9 +20,10 @@ from overlay_testing import skip_or_fail
 ME, PEERS = "100.64.0.1", ("100.64.0.1", "100.64.0.2", "100.64.0.3")
 
 
-def _config(policy=BridgePolicy(), peers=PEERS, me=ME, domain=7, plugin_dir=""):
+def _config(policy=None, peers=PEERS, me=ME, domain=7, plugin_dir=""):
     config = generate(DiscoveryRequest("zenoh-bridge", me, peers, domain_id=domain,
-                                       bridge=policy, bridge_plugin_dir=plugin_dir))
+                                       bridge=policy or BridgePolicy(),
+                                       bridge_plugin_dir=plugin_dir))
     return config, json.loads(config.files[BRIDGE_CONFIG_FILE])
 
 

@@ -30,7 +30,7 @@ def test_launch_file_arguments_are_declared_and_described(name, required):
     for argument in arguments.values():
         assert len(argument.description) > 10, argument.name
     assert arguments["discovery_mode"].choices == ["fastdds-peers", "fastdds-server", "cyclone",
-                                                   "static-peers", "zenoh", "ros1"]
+                                                   "static-peers", "zenoh", "zenoh-bridge", "ros1"]
     assert arguments["start_monitor"].choices == ["true", "false"]
     # the launch file only declares and calls tested Python
     assert [type(e) for e in description.entities if not isinstance(e, DeclareLaunchArgument)] \

@@ -4,6 +4,7 @@ zenohd with its ROS 2 plugin (tools/build_zenoh.sh)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -54,8 +55,6 @@ def zenoh_mismatch(zenohd_version: str, stamp: str) -> str:
     ``zenohd_version`` is ``zenohd --version`` ("zenohd v1.10.2 built with rustc 1.95.0 (…)");
     ``stamp`` is the plugin's zenoh-versions.txt ("zenoh=1.10.2 rustc=1.95.0 (…)"). zenohd
     loads a plugin only when both come from one zenoh version and one compiler."""
-    import re
-
     have = re.search(r"v(\d+\.\d+\.\d+)\S* built with rustc (\S+)", zenohd_version)
     want = re.search(r"zenoh=(\S+) rustc=(\S+)", stamp)
     if not have or not want:

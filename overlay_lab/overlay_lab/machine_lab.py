@@ -3,13 +3,10 @@ provision it with Ansible, reboot a machine, open a shell on one, and grow or sh
 through its inventory, as a lab does when a robot arrives or leaves."""
 from __future__ import annotations
 
-import time
-
 import yaml
 
 from overlay_monitor.errors import InputError, LabError
 
-from . import proc
 from .machines import MACHINES, known_hosts, ssh_key
 from .overlays.machines import (
     addresses,
@@ -109,20 +106,3 @@ def retire_robot(prefix: str, name: str) -> None:
                          f"{', '.join(robots)})")
     robots.remove(name)
     generate_server(prefix, raw)
-
-
-def wait_unit_active(prefix: str, host: str, unit: str, timeout_s: float = 120.0) -> float:
-    """Wait for ``unit`` to be active on a machine; seconds it took."""
-    state = require_machine_lab(prefix)
-    namespace = machine_namespace(state, host)
-    start = time.monotonic()
-    status = ""
-    while time.monotonic() - start < timeout_s:
-        leader = MACHINES.leader_or_zero(namespace)
-        if leader:
-            status = proc.run_result(MACHINES.exec_argv(
-                namespace, ["systemctl", "is-active", unit])).stdout.strip()
-            if status == "active":
-                return time.monotonic() - start
-        time.sleep(0.3)
-    raise LabError(f"{unit} on {host} is not active after {timeout_s:g} s ({status or 'down'})")

@@ -111,7 +111,7 @@ def test_first_run_provisions_every_host_and_robots_run_as_the_ros_user(lab):
         joined = json.loads(_on(state, robot, ["cat", f"/home/{ROS_USER}/.ros/overlay_bringup/"
                                                       "overlay.json"]).stdout)
         assert joined["action"] == "nothing"  # the role joined; the service found it joined
-        assert robot in state.robot(robot).name and state.robot(robot).overlay_ip
+        assert state.robot(robot).overlay_ip.startswith("100.64.")  # read from its tailscaled
     assert _active(state, "r1", "overlay-robot-user")
     memory = {ns.split("-", 1)[1]: _memory_mib(ns) for ns in
               [state.server_namespace, *(r.namespace for r in state.robots)]}
@@ -187,9 +187,8 @@ def test_after_the_server_reboots_every_robot_reconnects_by_itself(lab):
     _wait_for("every robot online before", lambda: _all_online(state), 60)
     t0 = time.monotonic()
     reboot(PREFIX, "server")
-    waited = _wait_for("every robot online again", lambda: _all_online(state), 180)
+    _wait_for("every robot online again", lambda: _all_online(state), 180)
     FIGURES["server reboot to every robot online"] = f"{time.monotonic() - t0:.1f} s"
-    assert waited >= 0
     assert _listen(state, "r3")["received"] > 0
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from overlay_monitor.errors import LabError
+from overlay_monitor.errors import InputError, LabError
 
 from .. import proc
 from ..machines import MACHINES
@@ -131,7 +131,7 @@ def machine_namespace(state: LabState, host: str) -> str:
         return peer_relay_namespace(state.prefix)
     try:
         return state.robot(host).namespace
-    except Exception:
+    except InputError:
         known = ["server", *(r.name for r in state.robots)]
         if state.service(PEER_RELAY):
             known.append(PEER_RELAY_NAME)

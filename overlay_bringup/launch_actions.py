@@ -165,5 +165,8 @@ def bringup_actions(context: LaunchContext, *args: Any, **kwargs: Any) -> list[A
             namespace=namespace, output="screen",
             parameters=[_arg(context, "monitor_params"),
                         {"backend": options.backend, "socket_path": options.socket_path,
-                         "interface": options.interface if options.backend == "wireguard" else ""}]))
+                         "interface": options.interface if options.backend == "wireguard" else "",
+                         # the monitor watches the bridge too (health, metrics, routes)
+                         "bridge_config": str(plan.discovery_dir / BRIDGE_CONFIG_FILE)
+                         if options.discovery_mode == "zenoh-bridge" else ""}]))
     return actions

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from .bridge import ROUTE_KINDS, BridgeStatus
 from .models import LinkState, OverlaySnapshot
 from .tracker import LinkEvent
 
@@ -32,6 +33,12 @@ class OverlayCollector(Collector):
         self._snapshot: OverlaySnapshot | None = None
         self._events: Counter[tuple[str, str, str]] = Counter()
         self._roams: Counter[str] = Counter()
+        self._bridge: BridgeStatus | None = None
+
+    def update_bridge(self, status: BridgeStatus) -> None:
+        """The newest reading of this robot's zenoh bridge (discovery mode zenoh-bridge)."""
+        with self._lock:
+            self._bridge = status
 
     def update(self, snapshot: OverlaySnapshot, events: Iterable[LinkEvent] = ()) -> None:
         with self._lock:
@@ -50,6 +57,9 @@ class OverlayCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with self._lock:
             snapshot, events, roams = self._snapshot, dict(self._events), dict(self._roams)
+            bridge = self._bridge
+        if bridge is not None:
+            yield from bridge_families(bridge)
         up = GaugeMetricFamily("overlay_backend_up",
                                "1 when the overlay backend (tailscaled, wg) could be read",
                                labels=["backend"])
@@ -105,6 +115,30 @@ class OverlayCollector(Collector):
         yield from (state, rtt, rx, tx, handshake, region, changes, roam)
 
 
+def bridge_families(bridge: BridgeStatus) -> Iterator[Metric]:
+    """The zenoh bridge's health: up, connected bridges, routes per kind and, per route, how
+    many other bridges have the matching one (its names are the allow list's: bounded)."""
+    up = GaugeMetricFamily("overlay_bridge_up", "1 when this robot's zenoh bridge answered")
+    up.add_metric([], 1.0 if bridge.reachable else 0.0)
+    yield up
+    if not bridge.reachable:
+        return
+    peers = GaugeMetricFamily("overlay_bridge_connected_bridges",
+                              "other bridges (or the team router) this bridge is connected to")
+    peers.add_metric([], float(len(bridge.peers)))
+    routes = GaugeMetricFamily("overlay_bridge_routes", "ROS interfaces the bridge routes",
+                               labels=["kind"])
+    counts = Counter(ROUTE_KINDS[r.kind] for r in bridge.routes)
+    for kind in ROUTE_KINDS.values():
+        routes.add_metric([kind], float(counts.get(kind, 0)))
+    remote = GaugeMetricFamily("overlay_bridge_route_remote_routes",
+                               "other bridges with the matching route (0: nothing crosses)",
+                               labels=["kind", "name"])
+    for route in bridge.routes:
+        remote.add_metric([ROUTE_KINDS[route.kind], route.name], float(len(route.remote_routes)))
+    yield from (peers, routes, remote)
+
+
 def listen_address(setting: str, snapshot: OverlaySnapshot) -> str:
     """Where the metrics should listen: ``setting`` itself, or for ``overlay`` this member's own
     overlay IPv4 ('' while it is not known yet: not joined)."""
@@ -125,3 +159,18 @@ def exposition(snapshot: OverlaySnapshot, events: Iterable[LinkEvent] = ()) -> s
     collector = OverlayCollector()
     collector.update(snapshot, events)
     return generate_latest(make_registry(collector)).decode()
+
+
+class _BridgeOnly(Collector):
+    def __init__(self, status: BridgeStatus) -> None:
+        self.status = status
+
+    def collect(self) -> Iterator[Metric]:
+        yield from bridge_families(self.status)
+
+
+def bridge_exposition(status: BridgeStatus) -> str:
+    """The text exposition of one bridge reading (``overlay-status --bridge --prometheus``)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_BridgeOnly(status))
+    return generate_latest(registry).decode()

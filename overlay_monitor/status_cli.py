@@ -31,6 +31,7 @@ EXAMPLES = """examples:
   overlay-status --watch --from-topic              # every robot's monitor, a table each
   overlay-status --watch --from-topic --robot r2   # only r2's (/r2/overlay_monitor/status)
   overlay-status --prometheus > /var/lib/node_exporter/textfile/overlay.prom
+  overlay-status --bridge /run/overlay/discovery/zenoh_bridge.json5   # the zenoh bridge's checks
 """
 
 
@@ -56,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
                              "backend: every robot's (/<robot>/overlay_monitor/status), or TOPIC")
     parser.add_argument("--robot", default="",
                         help="with --from-topic: only this robot's monitor (its namespace)")
+    parser.add_argument("--bridge", metavar="CONFIG", type=Path,
+                        help="report this robot's zenoh bridge instead (discovery mode "
+                             "zenoh-bridge; CONFIG is the zenoh_bridge.json5 overlay-discovery "
+                             "wrote): a check for the bridge and one per route, worst first "
+                             "(exit 1 when one is ERROR); --json gives the admin-space replies, "
+                             "--prometheus the bridge's metrics")
     parser.add_argument("--interval", type=float, default=1.0, help="--watch: seconds per update")
     parser.add_argument("--count", type=int, default=0,
                         help="--watch: stop after this many updates (0 = until Ctrl-C)")
@@ -79,7 +86,35 @@ def measure_rtts(backend: OverlayBackend, snapshot: OverlaySnapshot) -> None:
             peer.rtt_ms = rtt if rtt is not None else math.nan
 
 
+def report_bridge(args: argparse.Namespace) -> int:
+    from .backends.zenoh_admin import ZenohAdmin
+    from .bridge import bridge_checks, bridge_target
+
+    target = bridge_target(read_input(args.bridge, "the zenoh bridge's configuration"),
+                           str(args.bridge))
+    admin = ZenohAdmin(target)
+    try:
+        if args.json:
+            zid, replies = admin.replies()
+            print(json.dumps({"zid": zid, "replies": {k: json.loads(v) for k, v in
+                                                      sorted(replies.items())}}, indent=2))
+            return 0
+        status = admin.status()
+    finally:
+        admin.close()
+    if args.prometheus:
+        from .metrics import bridge_exposition
+
+        print(bridge_exposition(status), end="")
+        return 0
+    text, passed = doctor_report(bridge_checks(status, target))
+    print(text)
+    return 0 if passed else 1
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.bridge is not None:
+        return report_bridge(args)
     if args.watch:
         from .watch import snapshots_from_backend, watch
 

@@ -57,6 +57,7 @@ def test_date_sensitive_tests_pass_years_ahead(tmp_path):
     ahead = timedelta(days=365 * YEARS_AHEAD + 1)
     env = dict(os.environ, LD_PRELOAD=library, FAKETIME=f"+{ahead.days}d",
                FAKETIME_DONT_RESET="1", PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PYTEST_ADDOPTS", None)  # colcon's --pytest-args (e.g. -n 2) are not for this run
     # the clock really moved, in a child of a child too
     probe = subprocess.run([sys.executable, "-c", "import subprocess, sys; subprocess.run("
                             "[sys.executable, '-c', 'import time; print(int(time.time()))'])"],

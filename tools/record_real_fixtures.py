@@ -6,6 +6,7 @@ usable. Auth and API keys in recorded responses are replaced by TESTONLY placeho
 suite's secret check would catch them if they ever reached a log.
 
     sudo -E python tools/record_real_fixtures.py --prefix tsl
+    sudo -E python tools/record_real_fixtures.py --prefix tsl --zenoh-admin   # zenohd's admin space
 """
 from __future__ import annotations
 
@@ -72,8 +73,40 @@ def pretty(text: str) -> str:
     return json.dumps(json.loads(text), indent=2) + "\n"
 
 
-def record(prefix: str, rest_only: bool = False, up_failures: bool = False) -> None:
+def record_zenoh_admin(rec: Recorder) -> None:
+    """r1's zenoh bridge (zenohd + ros2dds plugin) as the monitor reads it: bridges on r1 and
+    r2, a talker on r1, a listener on r2, and a second listed topic that no node uses."""
+    from overlay_bringup.discovery.model import BridgePolicy
+    from overlay_bringup.discovery.zenoh_bridge import BRIDGE_CONFIG_FILE
+    from overlay_lab import proc
+    from overlay_lab.ros_demo import chatter_argv, zenoh_bridges
+    from overlay_lab.state import lab_dir
+
+    policy = BridgePolicy(rule="allow", topics=("/chatter", "/missing"))
+    envs, bridges = zenoh_bridges(rec.state, ("r1", "r2"), 31, policy)
+    chatters = [proc.spawn(chatter_argv(rec.state, robot, envs[robot], verb, "--topic",
+                                        "/chatter", "--duration", "15"), stderr=False)
+                for robot, verb in (("r2", "listen"), ("r1", "talk"))]
+    try:
+        time.sleep(8)
+        config = lab_dir(rec.prefix) / "discovery" / "zenoh-bridge" / "r1" / BRIDGE_CONFIG_FILE
+        dump = rec.run("r1", proc.python_module("overlay_monitor.status_cli", "--bridge",
+                                                str(config), "--json"))
+        rec.save("zenoh_admin_r1.json", dump.stdout,
+                 "zenoh-bridge on r1 and r2 (allow /chatter and /missing), a talker of /chatter "
+                 "on r1 and a listener on r2: overlay-status --bridge <config> --json on r1 "
+                 "(zenohd's @/<zid>/router and @/<zid>/ros2/route/**)")
+    finally:
+        proc.terminate(p.pid for p in chatters + bridges)
+
+
+def record(prefix: str, rest_only: bool = False, up_failures: bool = False,
+           zenoh_admin: bool = False) -> None:
     rec = Recorder(prefix)
+    if zenoh_admin:
+        record_zenoh_admin(rec)
+        write_readme(rec.notes)
+        return
     if up_failures:
         record_up_failures(rec)
         write_readme(rec.notes)
@@ -263,8 +296,9 @@ def write_readme(notes: dict[str, str]) -> None:
     pins = dict(re.findall(r"^(\w+)_VERSION=v?(\S+)$", (Path(__file__).parent /
                                                           "components.env").read_text(), re.M))
     lines = [f"Outputs of the real programs (tailscale/tailscaled {pins['TAILSCALE']}, headscale "
-             f"{pins['HEADSCALE']}) recorded in the lab\nby tools/record_real_fixtures.py "
-             "(--up-failures for up_*.txt); keys are replaced by TESTONLY placeholders.\n"]
+             f"{pins['HEADSCALE']}, zenohd {pins['ZENOH']}) recorded in the lab\nby "
+             "tools/record_real_fixtures.py (--up-failures for up_*.txt, --zenoh-admin for "
+             "zenoh_*.json); keys are replaced by TESTONLY placeholders.\n"]
     lines += [f"- `{name}`: {how}" for name, how in sorted(old.items())]
     readme.write_text("\n".join(lines) + "\n")
 
@@ -276,8 +310,10 @@ def main() -> int:
     parser.add_argument("--rest-only", action="store_true", help="record only headscale's REST")
     parser.add_argument("--up-failures", action="store_true",
                         help="record tailscale up failures (stops headscale at the end)")
+    parser.add_argument("--zenoh-admin", action="store_true",
+                        help="record only the zenoh bridge's admin space (needs zenohd built)")
     args = parser.parse_args()
-    record(args.prefix, args.rest_only, args.up_failures)
+    record(args.prefix, args.rest_only, args.up_failures, args.zenoh_admin)
     return 0
 
 

@@ -2,7 +2,8 @@
 # Sets up (idempotent), builds, and runs the whole test suite with colcon: unit tests, the
 # message round trip between two rclpy processes, launch tests, and lab tests over real
 # WireGuard (those need root). Exits non-zero exactly when a test fails or no test ran.
-# Extra arguments go to pytest (e.g. -k lab, -x).
+# Extra arguments go to pytest (e.g. -k lab, -x). OVERLAY_TEST_WORKERS (default 2) test
+# processes run one test file each at a time; 1 runs everything in one process.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=tools/as_root.sh
@@ -14,9 +15,15 @@ source "$repo/tools/env.sh"
 set -u
 cd "$repo"
 start=$(date +%s)
+workers="${OVERLAY_TEST_WORKERS:-2}"
+case "$workers" in
+  ''|*[!0-9]*|0) echo "test.sh: OVERLAY_TEST_WORKERS=$workers is not a whole number >= 1" >&2; exit 2 ;;
+esac
+parallel=()
+[ "$workers" -gt 1 ] && parallel=(-n "$workers" --dist loadfile)
 set +e
 colcon test --packages-select overlay_bringup --return-code-on-test-failure \
-  --event-handlers console_direct+ --pytest-args -ra "$@"
+  --event-handlers console_direct+ --pytest-args -ra "${parallel[@]}" "$@"
 rc=$?
 set -e
 colcon test-result --all --verbose | tail -n 25 || true

@@ -3,6 +3,8 @@
 Topics: ``~/status`` (overlay_msgs/OverlayStatus, latched), ``/diagnostics``
 (diagnostic_msgs/DiagnosticArray), ``~/events`` (overlay_msgs/LinkEvent, volatile).
 The backend is polled in a worker thread; the timer callback only publishes the newest result.
+With ``bridge_config`` (discovery mode zenoh-bridge) a second thread reads the robot's zenoh
+bridge: its checks join the diagnostics and its metrics the exposition.
 """
 from __future__ import annotations
 
@@ -21,8 +23,11 @@ from std_msgs.msg import Header
 
 from ..backends import BACKENDS, make_backend
 from ..backends.base import DEFAULT_SOCKET
+from ..backends.zenoh_admin import ZenohAdmin
+from ..bridge import BridgeStatus, bridge_checks, bridge_target
 from ..errors import InputError
-from ..health import HealthThresholds
+from ..files import read_input
+from ..health import Check, HealthThresholds
 from ..metrics import OverlayCollector, listen_address, make_registry
 from ..monitor import MonitorConfig, MonitorUpdate, OverlayMonitor
 from .convert import MessageCache, event_msg
@@ -85,7 +90,21 @@ class MonitorNode(Node):
         declare("ignore_peers", "", ParameterDescriptor(
             description="comma-separated peers never to report", read_only=True))
 
+        declare("bridge_config", "", ParameterDescriptor(
+            description="the zenoh bridge's configuration (discovery mode zenoh-bridge: "
+                        "<discovery_dir>/zenoh_bridge.json5); empty = no bridge to watch",
+            read_only=True))
+        declare("bridge_period_s", 2.0, ParameterDescriptor(
+            description="seconds between two reads of the zenoh bridge's admin space",
+            read_only=True, floating_point_range=_float_range(0.5, 60.0)))
+
         value = self._value
+        self._bridge: ZenohAdmin | None = None
+        if value("bridge_config"):
+            path = value("bridge_config")
+            self._bridge = ZenohAdmin(bridge_target(read_input(path, "bridge configuration"),
+                                                    path), value("request_timeout_s"))
+        self._bridge_checks: list[Check] = []
         self._monitor = OverlayMonitor(
             make_backend(value("backend"), value("socket_path"), value("interface"),
                          value("request_timeout_s")),
@@ -111,6 +130,11 @@ class MonitorNode(Node):
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._poll_loop, name="overlay-poll", daemon=True)
         self._worker.start()
+        self._bridge_worker: threading.Thread | None = None
+        if self._bridge is not None:
+            self._bridge_worker = threading.Thread(target=self._bridge_loop, name="overlay-bridge",
+                                                   daemon=True)
+            self._bridge_worker.start()
         self.create_timer(PUBLISH_PERIOD_S, self._publish_pending)
         self.get_logger().info(f"watching the {value('backend')} overlay every "
                                f"{value('poll_period_s'):g} s")
@@ -139,6 +163,24 @@ class MonitorNode(Node):
                 self._pending = self._pending[-20:] + [update]
             self._stop.wait(period)
 
+    def _bridge_loop(self) -> None:
+        assert self._bridge is not None
+        period, was_up = self._value("bridge_period_s"), None
+        while not self._stop.is_set():
+            status: BridgeStatus = self._bridge.status()  # never raises
+            checks = bridge_checks(status, self._bridge.target)
+            self._metrics.update_bridge(status)
+            with self._lock:
+                self._bridge_checks = checks
+            if status.reachable != was_up:
+                # one call site per severity (rclpy)
+                if status.reachable:
+                    self.get_logger().info(f"zenoh bridge: {checks[0].message}")
+                else:
+                    self.get_logger().warning(checks[0].message)
+                was_up = status.reachable
+            self._stop.wait(period)
+
     def _start_metrics(self, update: MonitorUpdate) -> None:
         """Serve the metrics once the address to listen on is known (thread: the poller)."""
         port = self._value("metrics_port")
@@ -159,6 +201,7 @@ class MonitorNode(Node):
     def _publish_pending(self) -> None:
         with self._lock:
             updates, self._pending = self._pending, []
+            bridge = list(self._bridge_checks)
         if not updates:
             return
         header = Header(stamp=self.get_clock().now().to_msg())
@@ -173,11 +216,15 @@ class MonitorNode(Node):
         full = [update for update in updates if update.full]
         if full:  # between full updates only events are new (see FullUpdateGate)
             self._status_pub.publish(self._messages.status(full[-1].snapshot, header))
-            self._diag_pub.publish(self._messages.diagnostics(full[-1].checks, header))
+            self._diag_pub.publish(self._messages.diagnostics(full[-1].checks + bridge, header))
 
     def destroy_node(self) -> None:
         self._stop.set()
         self._worker.join(timeout=5.0)
+        if self._bridge_worker is not None:
+            self._bridge_worker.join(timeout=5.0)
+            assert self._bridge is not None
+            self._bridge.close()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
         self._monitor.close()

@@ -2,6 +2,7 @@
 with the ros2dds plugin per robot): what the policy allows crosses, what it does not never
 arrives, and neither the nodes' DDS nor the bridge is seen on the underlay; the nodes' DDS is not
 seen on tailscale0 either (only the bridge's TCP)."""
+import re
 import subprocess
 import time
 
@@ -29,7 +30,7 @@ def bridged():
     if zenohd is None or zenoh_plugin_dir(zenohd) is None:
         skip_or_fail("zenohd and its ros2dds plugin are not built (tools/build_zenoh.sh)")
     state = lab_up(plan_lab(2, PREFIX, overlay="tailscale", campus="open")).state
-    policy = BridgePolicy(rule="allow", topics=("/allowed",))
+    policy = BridgePolicy(rule="allow", topics=("/allowed", "/unused"))
     envs, bridges = zenoh_bridges(state, ("r1", "r2"), DOMAIN, policy)
     yield state, envs
     proc.terminate(b.pid for b in bridges)
@@ -74,3 +75,38 @@ def test_a_topic_not_on_the_allowlist_never_arrives(bridged):
     state, envs = bridged
     sent, heard = _across(state, envs, "/not_allowed")
     assert sent["sent"] > 0 and heard["received"] == 0, (sent, heard)
+
+
+def test_the_monitor_reads_the_bridge_a_route_across_and_a_listed_topic_without_one(bridged):
+    """overlay-status --bridge on r1 while /allowed flows: the bridge is up with r2's connected,
+    /allowed goes across, /unused (listed, no node) has no route."""
+    from overlay_bringup.discovery.zenoh_bridge import BRIDGE_CONFIG_FILE
+    from overlay_lab.state import lab_dir
+
+    state, envs = bridged
+    config = lab_dir(PREFIX) / "discovery" / "zenoh-bridge" / "r1" / BRIDGE_CONFIG_FILE
+    listen = subprocess.Popen(chatter_argv(state, "r2", envs["r2"], "listen", "--topic",
+                                           "/allowed", "--duration", "10"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    talk = subprocess.Popen(chatter_argv(state, "r1", envs["r1"], "talk", "--topic", "/allowed",
+                                         "--duration", "10"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 9
+        while True:  # until the routes are up (about 2 s after the nodes start)
+            report = subprocess.run(robot_exec_argv(state, "r1", proc.python_module(
+                "overlay_monitor.status_cli", "--bridge", str(config))),
+                capture_output=True, text=True, timeout=30)
+            if "across to 1 bridge(s)" in report.stdout or time.monotonic() > deadline:
+                break
+            time.sleep(1.0)
+    finally:
+        talk.wait(timeout=30)
+        listen.wait(timeout=30)
+    # "LEVEL  task  message", as ros2 doctor prints
+    lines = {m[2]: m[0] for m in re.finditer(r"^(\w+) +(\S.*?)  +(.*)$", report.stdout, re.M)}
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert "1 bridge(s) connected" in lines["bridge"], report.stdout
+    assert "across to 1 bridge(s)" in lines["bridge topic /allowed"], report.stdout
+    assert lines["bridge topic /unused"].startswith("WARN") and "listed but no route" in \
+        lines["bridge topic /unused"], report.stdout

@@ -135,3 +135,71 @@ def test_monitor_node_rejects_bad_parameters_clearly(ros_env):
         [sys.executable, "-m", "overlay_monitor.nodes.monitor_node", "--ros-args",
          "-p", "ping_period_s:=0"], env=ros_env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "expecting type 'DOUBLE'" in result.stderr
+
+
+def test_monitor_node_watches_the_zenoh_bridge(tmp_path, ros_env):
+    """A real zenohd with the ros2dds plugin on loopback: the bridge's checks join the
+    diagnostics (up, a listed topic with no route), and a bridge that dies is an ERROR."""
+    import json
+
+    from overlay_bringup.components import find_component, zenoh_plugin_dir
+    from overlay_bringup.discovery.files import environment, read_env, write_config
+    from overlay_bringup.discovery.model import BridgePolicy, DiscoveryRequest
+    from overlay_bringup.discovery.modes import generate
+    from overlay_bringup.discovery.zenoh_bridge import BRIDGE_CONFIG_FILE, BRIDGE_ENV
+    from overlay_testing import free_port_pair
+
+    zenohd = find_component("zenohd")
+    if zenohd is None or zenoh_plugin_dir(zenohd) is None:
+        skip_or_fail("zenohd and its ros2dds plugin are not built (tools/build_zenoh.sh)")
+    config = generate(DiscoveryRequest(
+        "zenoh-bridge", "127.0.0.1", ("127.0.0.1",), domain_id=int(ros_env["ROS_DOMAIN_ID"]),
+        bridge=BridgePolicy(rule="allow", topics=("/chatter", "/missing")),
+        bridge_plugin_dir=str(zenoh_plugin_dir(zenohd))))
+    port = free_port_pair()
+    bridge_json = json.loads(config.files[BRIDGE_CONFIG_FILE])
+    bridge_json["listen"]["endpoints"] = [f"tcp/127.0.0.1:{port}"]
+    config.files[BRIDGE_CONFIG_FILE] = json.dumps(bridge_json)
+    write_config(config, tmp_path / "discovery")
+    bridge_env = read_env((tmp_path / "discovery" / f"env.{BRIDGE_ENV}").read_text())
+    assert environment(config, tmp_path / "discovery")["ROS_AUTOMATIC_DISCOVERY_RANGE"] == \
+        "LOCALHOST"
+    bridge = subprocess.Popen([str(zenohd), "-c", str(tmp_path / "discovery" /
+                                                       BRIDGE_CONFIG_FILE)],
+                              env=dict(ros_env, **bridge_env), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    fake = FakeTailscaled(tmp_path / "tailscaled.sock", tmp_path / "script.json")
+    fake.set(status=status(peers=[peer_status("robot2", "100.64.0.2")]))
+    fake.start()
+    node = subprocess.Popen(
+        [sys.executable, "-m", "overlay_monitor.nodes.monitor_node", "--ros-args",
+         "-p", f"socket_path:={fake.socket_path}", "-p", "poll_period_s:=0.2",
+         "-p", "ping_period_s:=0.0", "-p", "bridge_period_s:=0.5",
+         "-p", f"bridge_config:={tmp_path / 'discovery' / BRIDGE_CONFIG_FILE}"],
+        env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    listener = Listener()
+    from std_msgs.msg import String
+
+    talker = listener.node.create_publisher(String, "/chatter", 10)
+    listener.node.create_timer(0.2, lambda: talker.publish(String(data="hi")))
+    try:
+        assert listener.spin_until(lambda: listener.levels().get(
+            "overlay_monitor: bridge topic /chatter") is not None, timeout=30), listener.levels()
+        levels = listener.levels()
+        assert levels["overlay_monitor: bridge"] == 0
+        assert levels["overlay_monitor: bridge topic /missing"] == 1  # listed, no route
+        # routed here, but no other bridge is connected
+        assert levels["overlay_monitor: bridge topic /chatter"] == 1
+        bridge.terminate()
+        bridge.wait(timeout=10)
+        assert listener.spin_until(
+            lambda: listener.levels().get("overlay_monitor: bridge") == 2, timeout=20)
+        assert node.poll() is None
+    finally:
+        listener.close()
+        node.terminate()
+        output = node.communicate(timeout=10)[0]
+        bridge.kill()
+        fake.stop()
+    assert "zenoh bridge: 0 bridge(s) connected" in output
+    assert f"bridge not reachable at tcp/127.0.0.1:{port}" in output

@@ -110,7 +110,8 @@ def test_the_widget_tests_pass_with_python_qt_binding_too():
                      "(tools/setup.sh installs them)")
     env = dict(os.environ, OVERLAY_QT_BINDING="python_qt_binding", QT_QPA_PLATFORM="offscreen",
                PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "test")]))
-    for var in ("VIRTUAL_ENV", "PYTHONHOME"):
+    # PYTEST_ADDOPTS: colcon's --pytest-args (-n 2 needs pytest-xdist, which Debian's lacks)
+    for var in ("VIRTUAL_ENV", "PYTHONHOME", "PYTEST_ADDOPTS"):
         env.pop(var, None)
     result = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c",
                              os.devnull, "--rootdir", str(REPO), "-k", "not python_qt_binding",

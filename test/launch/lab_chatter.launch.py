@@ -22,7 +22,7 @@ def generate_launch_description() -> LaunchDescription:
         [FindPackageShare("overlay_bringup"), "launch", "robot.launch.py"])))
     chatter = ExecuteProcess(cmd=["python3", "-m", "overlay_lab.chatter",
                                   LaunchConfiguration("role"), "--duration",
-                                  LaunchConfiguration("duration")], output="screen")
+                                  LaunchConfiguration("duration"), "--times"], output="screen")
     return LaunchDescription([
         DeclareLaunchArgument("role", choices=["talk", "listen"], description="chatter role"),
         DeclareLaunchArgument("duration", default_value="20", description="seconds"),

@@ -4,6 +4,7 @@ discovery configuration and starts the monitor; a talker on r1 then reaches list
 r3 over tailscale0, for each discovery mode, on both campuses. The first run also joins."""
 import contextlib
 import json
+import math
 import os
 import random
 import shutil
@@ -41,9 +42,9 @@ def plan_lab_args():
     return plan_lab(3, PREFIX, overlay="tailscale", campus="restrictive")
 
 
-def _launch(state, robot, role, mode, domain, server=""):
+def _launch(state, robot, role, mode, domain, server="", duration=DURATION):
     bundle = server_out(PREFIX) / "bundles" / "lab"
-    args = [f"role:={role}", f"duration:={DURATION}", f"robot_name:={robot}",
+    args = [f"role:={role}", f"duration:={duration}", f"robot_name:={robot}",
             f"login_server:={state.server_url}", f"auth_key_file:={bundle / 'auth.key'}",
             f"ca_file:={bundle / 'ca.crt'}", "tags:=tag:lab", f"discovery_mode:={mode}",
             f"domain_id:={domain}"]
@@ -133,6 +134,75 @@ def test_robot_launch_on_every_robot_carries_ros_messages(unjoined_lab, mode, ca
     for name, result in results.items():
         assert result["received"] > 0, f"{name} got nothing ({mode}, {campus}): " \
                                        f"{outputs[name][-1500:]}"
+
+
+def _arrivals_wall(result):
+    """The listener's arrival times on the wall clock (its own t=0 comes after its start-up)."""
+    if not result.get("first_wall"):
+        return []
+    t0 = result["first_wall"] - result["first_s"]
+    return [t0 + t for t in result.get("arrivals_s", [])]
+
+
+def _outage(arrivals, event, until):
+    """The longest silence from ``event`` on (to the first arrival, or between two), before
+    ``until``; None when nothing arrived."""
+    points = [event] + [t for t in arrivals if event <= t < until]
+    if len(points) < 2:
+        return None
+    return round(max(b - a for a, b in zip(points, points[1:])), 2)
+
+
+def _kill_bridge(state, robot):
+    """SIGKILL the zenohd that robot.launch.py started on ``robot`` (found by its namespace,
+    not by name: other robots' and other labs' bridges run on this machine too)."""
+    from overlay_lab import proc
+
+    pids = [pid for pid in proc.pids_in(state.robot(robot).namespace)
+            if "zenohd" in proc.command_line(pid).split(" ", 1)[0]]
+    assert len(pids) == 1, f"expected one zenohd on {robot}, found {pids}"
+    os.kill(pids[0], signal.SIGKILL)
+
+
+def test_zenoh_bridge_delivery_resumes_after_the_bridge_dies_and_after_tailscaled_restarts(
+        unjoined_lab):
+    """r1 talks to r2 through the bridges for 50 s. r2's bridge is killed (launch respawns
+    it), later r2's tailscaled restarts (its overlay address goes away and comes back)."""
+    from overlay_lab.runner import restart_tailscaled
+
+    state = switch_campus(PREFIX, "open")
+    domain = random.randint(1, 100)
+    listener = _launch(state, "r2", "listen", "zenoh-bridge", domain, duration=50)
+    talker = _launch(state, "r1", "talk", "zenoh-bridge", domain, duration=50)
+    try:
+        time.sleep(15)
+        killed = time.time()
+        _kill_bridge(state, "r2")
+        time.sleep(15)
+        restarted = time.time()
+        restart_tailscaled(PREFIX, "r2")
+        try:
+            out, _ = listener.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            out = _stop(listener)
+    finally:
+        _stop(listener)
+        _stop(talker)
+    arrivals = _arrivals_wall(_listener_result(out))
+    before = [t for t in arrivals if t < killed]
+    after_kill = [t for t in arrivals if killed < t < restarted]
+    after_restart = [t for t in arrivals if t > restarted]
+    RESULTS["zenoh-bridge/resume"] = {
+        "received": len(arrivals),
+        "outage_after_bridge_killed_s": _outage(arrivals, killed, restarted),
+        "outage_after_tailscaled_restart_s": _outage(arrivals, restarted, math.inf)}
+    assert before, out[-2000:]
+    assert after_kill, f"nothing arrived after r2's bridge was killed: {out[-2000:]}"
+    assert after_restart and after_restart[-1] > restarted + 5, \
+        f"delivery did not resume after r2's tailscaled restarted: {out[-2000:]}"
+    # launch restarted the bridge, and the monitor saw it go and come back
+    assert out.count("overlay_bridge-") and "process has died" in out, out[-3000:]
+    assert "bridge not reachable at tcp/" in out, out[-3000:]
 
 
 def test_robot_launch_on_the_wireguard_lab(lab3):

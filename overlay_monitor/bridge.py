@@ -5,8 +5,9 @@ The bridge (zenohd with the ros2dds plugin, discovery mode ``zenoh-bridge``) ans
 its admin space. The monitor reads two parts of it, for its own zenoh id only (a query for
 ``@/*/…`` is answered by every bridge of the mesh):
 
-- ``@/<zid>/router``: version, locators and sessions; a session whose ``whatami`` is ``router``
-  is another robot's bridge (or the team's router);
+- ``@/<zid>/peer`` (``@/<zid>/router`` for a router): version, locators and sessions; a session
+  whose ``whatami`` is ``peer`` or ``router`` is another robot's bridge (or the team's router),
+  a ``client`` is a reader like this monitor;
 - ``@/<zid>/ros2/route/<kind>/<dir>/<name>``: one route per ROS interface the plugin bridges,
   with the local nodes behind it and ``remote_routes``, the other bridges' matching routes.
 
@@ -118,13 +119,14 @@ def parse_admin(zid: str, replies: Mapping[str, object]) -> BridgeStatus:
     """The status of bridge ``zid`` from admin-space replies (key expression → JSON payload);
     replies of other bridges are ignored."""
     own = f"@/{zid}/"
-    router_key = f"{own}router"
-    if router_key not in replies:
-        raise InputError(f"the bridge {zid} did not answer {router_key}: is the admin space "
-                         "enabled (adminspace.enabled) in its configuration?")
+    router_key = next((f"{own}{kind}" for kind in ("peer", "router") if f"{own}{kind}" in replies),
+                      "")
+    if not router_key:
+        raise InputError(f"the bridge {zid} did not answer {own}peer or {own}router: is the "
+                         "admin space enabled (adminspace.enabled) in its configuration?")
     router = _json(replies[router_key], router_key)
     peers = tuple(sorted(str(s.get("peer", "")) for s in _list(router.get("sessions"))
-                         if isinstance(s, dict) and s.get("whatami") == "router"))
+                         if isinstance(s, dict) and s.get("whatami") in ("peer", "router")))
     plugins = router.get("plugins") or {}
     routes = []
     prefix = f"{own}ros2/route/"

@@ -9,7 +9,9 @@ the overlay. Pure.
   that binding Cyclone advertises its first real interface, and the Fast DDS nodes never answer
   (measured in the lab: 0 messages; with it 90 of 90). Its zenoh side listens on this robot's
   overlay address only (TCP) and connects to the other members' bridges, or to one router when
-  the team is a star.
+  the team is a star. The bridges are zenoh peers: a peer delivers only what it is sent for
+  its own nodes and never forwards between two others, so traffic between two members flows
+  only where the policy lets them reach each other.
 - ``BridgePolicy`` says what crosses: allow or deny patterns for topics, services and actions
   (regular expressions over full ROS names), a maximum rate for heavy topics, and the namespace
   the bridge puts in front of every name it routes, so robots running the same stack do not
@@ -62,9 +64,15 @@ def zenohd_config(request: DiscoveryRequest, policy: BridgePolicy,
     else:
         connect = [f"tcp/{peer}:{BRIDGE_PORT}" for peer in request.other_peers()]
     config: dict[str, object] = {
-        "mode": "router",
+        # peer, not router: a peer never forwards between two other bridges, so a member of
+        # two teams (a person's laptop) cannot carry one team's topics to the other behind
+        # the policy's back (measured: as routers, r1's topics reached team lab2 through it)
+        "mode": "peer",
         "listen": {"endpoints": [f"tcp/{request.self_ip}:{BRIDGE_PORT}"]},
-        "connect": {"endpoints": connect},
+        # every member dials every other one (join order does not matter); retry within a
+        # second, not zenoh's 4 s, once a path through the overlay is back
+        "connect": {"endpoints": connect, "retry": {"period_init_ms": 250, "period_max_ms": 1000,
+                                                    "period_increase_factor": 2}},
         "scouting": {"multicast": {"enabled": False}, "gossip": {"enabled": False}},
         "plugins_loading": {"enabled": True, **({"search_dirs": [plugin_dir]} if plugin_dir
                                                  else {})},

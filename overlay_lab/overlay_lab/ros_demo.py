@@ -41,7 +41,7 @@ def discovery_env(state: LabState, robot: str, mode: str = "fastdds-peers",
 
 
 def zenoh_bridges(state: LabState, robots: tuple[str, ...], domain_id: int,
-                  policy: BridgePolicy | None = None,
+                  policy: BridgePolicy | None = None, settle_s: float = 3.0,
                   ) -> tuple[dict[str, dict[str, str]], list[subprocess.Popen[bytes]]]:
     """The zenoh-bridge mode on ``robots``: each robot's node environment (Fast DDS defaults,
     LOCALHOST) and its running bridge (zenohd with the ros2dds plugin, on the overlay only)."""
@@ -63,7 +63,7 @@ def zenoh_bridges(state: LabState, robots: tuple[str, ...], domain_id: int,
             "env", *(f"{k}={v}" for k, v in bridge_env.items()), str(zenohd), "-c",
             str(folder / BRIDGE_CONFIG_FILE)]), lab_dir(state.prefix) / "logs" /
             f"bridge-{name}.log"))
-    time.sleep(3.0)  # the bridges find each other (measured: under 1 s)
+    time.sleep(settle_s)  # the bridges find each other (measured: under 1 s)
     return envs, bridges
 
 

@@ -1,7 +1,8 @@
 """Reads the robot's zenoh bridge over its admin space, as a zenoh client (eclipse-zenoh).
 
 Thin: it opens one client session to the bridge's own endpoint, asks which router it reached
-(that is the bridge's zenoh id), queries that id's ``router`` and ``ros2/route/**`` keys and
+(that is the bridge's zenoh id), queries that id's ``peer`` (or ``router``) and ``ros2/route/**``
+keys and
 hands the replies to ``bridge.parse_admin``. A bridge that is down, or restarting, comes back
 as an unreachable status with the reason; the next read opens a new session.
 """
@@ -53,11 +54,13 @@ class ZenohAdmin:
         """The bridge's zenoh id and its admin-space replies (raises when it cannot be read)."""
         if self._session is None:
             self._session = self._open()
-        routers = [str(z) for z in self._session.info.routers_zid()]
-        if not routers:
+        info = self._session.info
+        reached = [str(z) for z in [*info.peers_zid(), *info.routers_zid()]]
+        if not reached:
             raise ConnectionError("the bridge closed the session (restarting?)")
-        zid = routers[0]
-        replies = self._get(self._session, f"@/{zid}/router")
+        zid = reached[0]
+        replies = self._get(self._session, f"@/{zid}/peer")
+        replies.update(self._get(self._session, f"@/{zid}/router"))
         replies.update(self._get(self._session, f"@/{zid}/ros2/route/**"))
         return zid, replies
 

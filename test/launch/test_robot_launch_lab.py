@@ -3,6 +3,7 @@ it (root, Go-built tailscale/headscale, ros2 launch): it joins with the team's b
 discovery configuration and starts the monitor; a talker on r1 then reaches listeners on r2 and
 r3 over tailscale0, for each discovery mode, on both campuses. The first run also joins."""
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -150,7 +151,7 @@ def _outage(arrivals, event, until):
     points = [event] + [t for t in arrivals if event <= t < until]
     if len(points) < 2:
         return None
-    return round(max(b - a for a, b in zip(points, points[1:])), 2)
+    return round(max(b - a for a, b in itertools.pairwise(points)), 2)
 
 
 def _kill_bridge(state, robot):

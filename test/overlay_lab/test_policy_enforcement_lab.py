@@ -132,3 +132,35 @@ def test_ros_talkers_reach_exactly_the_members_the_policy_allows(two_teams):
             print(f"ROS {talker} -> {robot}: {received} received, policy "
                   f"{'allows' if allowed else 'denies'}")
             assert (received > 0) is allowed, (talker, robot, received)
+
+
+def test_zenoh_bridges_follow_the_policy_too(two_teams):
+    """zenoh-bridge on every member, each dialling every other one: the bridges' keys carry no
+    DDS domain, so only the policy keeps team lab's topics from team lab2's robots."""
+    from overlay_bringup.components import zenoh_plugin_dir
+    from overlay_bringup.discovery.model import BridgePolicy
+    from overlay_lab import proc
+    from overlay_lab.ros_demo import zenoh_bridges
+    from overlay_testing import skip_or_fail
+
+    zenohd = find_component("zenohd")
+    if zenohd is None or zenoh_plugin_dir(zenohd) is None:
+        skip_or_fail("zenohd and its ros2dds plugin are not built (tools/build_zenoh.sh)")
+    state, policy = two_teams
+    listeners = ["r2", "r3", LAPTOP]
+    envs, bridges = zenoh_bridges(state, ("r1", *listeners), 35, BridgePolicy())
+    try:
+        procs = {r: subprocess.Popen(chatter_argv(state, r, envs[r], "listen", "--duration",
+                                                  "10"), stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True) for r in listeners}
+        subprocess.run(chatter_argv(state, "r1", envs["r1"], "talk", "--duration", "8"),
+                       capture_output=True, timeout=60)
+        for robot, listener in procs.items():
+            out, _ = listener.communicate(timeout=60)
+            received = json.loads(out.strip().splitlines()[-1])["received"]
+            allowed = may_reach(policy, _identity("r1"), _identity(robot), 7447)
+            print(f"zenoh-bridge r1 -> {robot}: {received} received, policy "
+                  f"{'allows' if allowed else 'denies'}")
+            assert (received > 0) is allowed, (robot, received)
+    finally:
+        proc.terminate(b.pid for b in bridges)

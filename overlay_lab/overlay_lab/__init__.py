@@ -26,6 +26,7 @@ Adapters (they change the machine):
 - ``reachability``: the ping matrix;
 - ``ros_demo``: discovery environments and the ROS chatter across robots;
 - ``chatter``: the ROS 2 talker/listener the lab runs;
+- ``idle_nodes``: an idle robot's ROS graph (discovery traffic only, for bench/fleet_scale.py);
 - ``demo``: ``overlay-lab demo`` on either overlay;
 - ``paths``: the three-path experiment (direct, peer relay, DERP);
 - ``cli``: ``overlay-lab``.

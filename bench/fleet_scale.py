@@ -1,0 +1,373 @@
+"""Benchmark: how the overlay, the single DERP and each discovery mode behave as the fleet grows.
+
+For each campus and each fleet size N it builds the real-component lab (headscale with its
+embedded DERP, one tailscaled per robot) and measures:
+
+1. the control plane: `up` until every robot is Running (and each join), headscale's CPU seconds
+   and peak memory, and netmap propagation: one robot's tailscaled stopped until every other
+   robot lists it offline, then started again until every other one lists it online;
+2. discovery traffic per robot on tailscale0 for each mode, idle, with ``--nodes`` nodes per
+   robot (each its own participant with one publisher and one subscriber), against a baseline
+   without ROS (tailscaled's own traffic); and, with the modes running, the time from a late
+   talker's start on the last robot to its first message on r1;
+3. the single DERP (restrictive campus only, where every pair is relayed): K pairs at once, each
+   an iperf3 TCP stream through the embedded DERP: aggregate and per-pair throughput, fairness
+   (slowest pair / mean) and headscale's CPU while they run.
+
+Prints figures as it goes and writes ``fleet_scale.json`` (the dataset) and ``fleet_scale.md``
+(the report) into ``--out``. Asserts nothing. Needs root and the built components:
+    sudo -E python bench/fleet_scale.py --sizes 5,10,20,40 --out bench-results/fleet
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from overlay_bringup.components import find_component, zenoh_plugin_dir
+from overlay_bringup.discovery import DiscoveryRequest, generate
+from overlay_bringup.discovery.files import environment, write_config
+from overlay_lab import proc
+from overlay_lab.ros_demo import chatter_argv, last_json_line, zenoh_bridges
+from overlay_lab.runner import lab_down, lab_up, robot_exec_argv
+from overlay_lab.services import server_out
+from overlay_lab.state import HEADSCALE, LabState, TailscaleRobot, lab_dir, save_state
+from overlay_lab.tailnet import member_dir, start_tailscaled
+from overlay_lab.topology import plan_lab
+from overlay_monitor.backends.tailscale import LocalAPIClient
+
+PREFIX = "ovfs"
+DOMAIN = 61
+MODES = ("baseline", "fastdds-peers", "static-peers", "fastdds-server", "zenoh-bridge")
+SERVER_PORT = 11811
+
+
+def headscale_usage(state: LabState) -> dict[str, float]:
+    """headscale's CPU seconds so far and its peak resident memory (VmHWM)."""
+    process = psutil.Process(state.service(HEADSCALE))
+    times = process.cpu_times()
+    peak_kb = 0
+    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak_kb = int(line.split()[1])
+    return {"cpu_s": round(times.user + times.system, 2), "peak_mib": round(peak_kb / 1024, 1)}
+
+
+def _online_view(state: LabState, observer: str, target: str) -> bool | None:
+    """Whether ``observer``'s tailscaled lists ``target`` online (None: not in its netmap)."""
+    socket = member_dir(state.prefix, observer) / "run" / "tailscaled.sock"
+    try:
+        with LocalAPIClient(str(socket), timeout_s=2.0) as client:
+            status = client.status_json()
+    except Exception:  # a busy tailscaled: no answer this round
+        return None
+    for peer in (status.get("Peer") or {}).values():
+        if peer.get("HostName") == target:
+            return bool(peer.get("Online"))
+    return None
+
+
+def wait_everyone_sees(state: LabState, target: str, online: bool, timeout_s: float = 120.0
+                       ) -> float | None:
+    """Seconds until every other robot lists ``target`` as ``online``; None on timeout."""
+    started = time.monotonic()
+    observers = [r.name for r in state.robots if r.name != target]
+    pending = set(observers)
+    with ThreadPoolExecutor(8) as pool:
+        while pending and time.monotonic() - started < timeout_s:
+            views = dict(zip(pending, pool.map(lambda o: _online_view(state, o, target), pending),
+                             strict=True))
+            pending = {o for o, seen in views.items() if seen is not online}
+            if pending:
+                time.sleep(0.2)
+    return None if pending else round(time.monotonic() - started, 2)
+
+
+def propagation(state: LabState) -> dict[str, float | None]:
+    """The last robot leaves (its tailscaled stopped) and comes back (started again)."""
+    target = state.robot_as(state.robots[-1].name, TailscaleRobot)
+    proc.stop(target.tailscaled_pid)
+    offline = wait_everyone_sees(state, target.name, online=False)
+    target.tailscaled_pid = start_tailscaled(
+        state.prefix, target.name, target.namespace, server_out(state.prefix) / "tls" / "ca.crt")
+    save_state(state)
+    online = wait_everyone_sees(state, target.name, online=True)
+    return {"leave_offline_everywhere_s": offline, "back_online_everywhere_s": online}
+
+
+def tx_rx(state: LabState, robot: str) -> tuple[int, int, int, int]:
+    """tailscale0's byte and packet counters in ``robot``: tx bytes, tx packets, rx ..."""
+    me = state.robot(robot)
+    out = subprocess.run(["ip", "-n", me.namespace, "-s", "-j", "link", "show", "dev",
+                          me.interface], capture_output=True, text=True, check=True, timeout=10)
+    stats = json.loads(out.stdout)[0]["stats64"]
+    return (stats["tx"]["bytes"], stats["tx"]["packets"], stats["rx"]["bytes"],
+            stats["rx"]["packets"])
+
+
+def _mode_envs(state: LabState, mode: str) -> tuple[dict[str, dict[str, str]], list[int]]:
+    """Each robot's ROS environment for ``mode``, and the pids of what the mode needs running
+    (the bridges, the discovery server)."""
+    robots = [r.name for r in state.robots]
+    if mode == "baseline":
+        return {}, []
+    if mode == "zenoh-bridge":
+        envs, bridges = zenoh_bridges(state, tuple(robots), DOMAIN)
+        return envs, [b.pid for b in bridges]
+    helpers: list[int] = []
+    server = ""
+    if mode == "fastdds-server":
+        r1 = state.robot("r1").overlay_ip
+        server = f"{r1}:{SERVER_PORT}"
+        helpers.append(proc.start(robot_exec_argv(state, "r1", [
+            "fast-discovery-server", "-i", "0", "-l", r1, "-p", str(SERVER_PORT)]),
+            lab_dir(state.prefix) / "logs" / "bench-discovery-server.log").pid)
+        time.sleep(1.0)
+    envs = {}
+    for name in robots:
+        me = state.robot(name)
+        config = generate(DiscoveryRequest(mode, me.overlay_ip, tuple(
+            r.overlay_ip for r in state.robots), interface=me.interface, domain_id=DOMAIN,
+            server=server))
+        folder = lab_dir(state.prefix) / "discovery" / f"bench-{mode}" / name
+        write_config(config, folder)
+        envs[name] = environment(config, folder)
+    return envs, helpers
+
+
+def _env_words(env: dict[str, str]) -> list[str]:
+    return ["env", *(f"{k}={v}" for k, v in sorted(env.items()))]
+
+
+def late_joiner_s(state: LabState, envs: dict[str, dict[str, str]]) -> float | None:
+    """A listener on r1, then a talker on the last robot: seconds from the talker's start to
+    its first message on r1."""
+    last = state.robots[-1].name
+    listener = proc.spawn(chatter_argv(state, "r1", envs["r1"], "listen", "--duration", "14"),
+                          stderr=False)
+    time.sleep(3.0)
+    started = time.time()
+    talker = proc.spawn(chatter_argv(state, last, envs[last], "talk", "--duration", "10"),
+                        stderr=False)
+    heard = last_json_line(listener.communicate(timeout=60)[0])
+    talker.communicate(timeout=60)
+    first = heard.get("first_wall")
+    return round(float(first) - started, 2) if isinstance(first, (int, float)) else None
+
+
+def discovery(state: LabState, mode: str, nodes: int, warmup_s: float, window_s: float
+              ) -> dict[str, Any]:
+    robots = [r.name for r in state.robots]
+    envs, helpers = _mode_envs(state, mode)
+    idle = []
+    if mode != "baseline":
+        idle = [proc.spawn(robot_exec_argv(state, r, [
+            *_env_words(envs[r]), *proc.python_module(
+                "overlay_lab.idle_nodes", "--nodes", str(nodes), "--duration",
+                str(warmup_s + window_s + 60))]), stderr=False) for r in robots]
+    try:
+        time.sleep(warmup_s)
+        with ThreadPoolExecutor(8) as pool:
+            before = dict(zip(robots, pool.map(lambda r: tx_rx(state, r), robots), strict=True))
+            time.sleep(window_s)
+            after = dict(zip(robots, pool.map(lambda r: tx_rx(state, r), robots), strict=True))
+        per_robot = {r: [(after[r][i] - before[r][i]) / window_s for i in range(4)]
+                     for r in robots}
+        late = late_joiner_s(state, envs) if mode != "baseline" else None
+    finally:
+        proc.terminate([p.pid for p in idle] + helpers, grace_s=3.0)
+        for process in idle:
+            process.communicate(timeout=30)
+    columns = ("tx_bytes_per_s", "tx_packets_per_s", "rx_bytes_per_s", "rx_packets_per_s")
+    return {"mode": mode, "nodes_per_robot": nodes if mode != "baseline" else 0,
+            **{c: round(statistics.mean(v[i] for v in per_robot.values()), 1)
+               for i, c in enumerate(columns)},
+            "tx_bytes_per_s_max": round(max(v[0] for v in per_robot.values()), 1),
+            "late_joiner_first_message_s": late}
+
+
+def _iperf_bps(text: str) -> float:
+    try:
+        return float(json.loads(text)["end"]["sum_received"]["bits_per_second"])
+    except (ValueError, KeyError):
+        return 0.0
+
+
+def derp_pairs(state: LabState, k: int, seconds: float) -> dict[str, Any]:
+    """K iperf3 TCP streams at once, r1->r2, r3->r4, …, all relayed by the embedded DERP."""
+    pairs = [(state.robots[2 * i].name, state.robots[2 * i + 1].name) for i in range(k)]
+    servers = [proc.spawn(robot_exec_argv(state, dst, ["iperf3", "-s", "-1", "-p", "5201"]),
+                          stderr=False) for _, dst in pairs]
+    time.sleep(1.0)
+    head = psutil.Process(state.service(HEADSCALE))
+    cpu_before = sum(head.cpu_times()[:2])
+    wall_before = time.monotonic()
+
+    def stream(pair: tuple[str, str]) -> float:
+        src, dst = pair
+        out = subprocess.run(robot_exec_argv(state, src, [
+            "iperf3", "-c", state.robot(dst).overlay_ip, "-p", "5201", "-t", f"{seconds:g}",
+            "-J"]), capture_output=True, text=True, timeout=seconds + 60)
+        return _iperf_bps(out.stdout)
+
+    with ThreadPoolExecutor(len(pairs)) as pool:
+        rates = list(pool.map(stream, pairs))
+    cpu = sum(head.cpu_times()[:2]) - cpu_before
+    wall = time.monotonic() - wall_before
+    proc.terminate([s.pid for s in servers])
+    mbit = [r / 1e6 for r in rates]
+    mean = statistics.mean(mbit) if mbit else 0.0
+    return {"pairs": k, "aggregate_mbit_s": round(sum(mbit), 1),
+            "per_pair_mbit_s": [round(m, 1) for m in mbit],
+            "fairness_min_over_mean": round(min(mbit) / mean, 2) if mean else 0.0,
+            "headscale_cpu_percent": round(100 * cpu / wall, 1)}
+
+
+def run_size(campus: str, size: int, args: argparse.Namespace,
+             say: Callable[[str], None]) -> dict[str, Any]:
+    prefix = f"{PREFIX}{size}"[:8]
+    started = time.monotonic()
+    result = lab_up(plan_lab(size, prefix, overlay="tailscale", campus=campus))
+    up_s = round(time.monotonic() - started, 1)
+    state = result.state
+    joins = sorted(result.join_times_s.values())
+    row: dict[str, Any] = {"campus": campus, "robots": size, "up_s": up_s,
+                           "join_s_median": round(statistics.median(joins), 2) if joins else None,
+                           "join_s_max": round(max(joins), 2) if joins else None,
+                           "headscale_after_up": headscale_usage(state)}
+    say(f"{campus} N={size}: up {up_s} s, joins median {row['join_s_median']} s, max "
+        f"{row['join_s_max']} s, headscale {row['headscale_after_up']}")
+    try:
+        row["propagation"] = propagation(state)
+        say(f"  propagation: {row['propagation']}")
+        row["discovery"] = []
+        for mode in args.modes:
+            if size > args.discovery_max:
+                break
+            figures = discovery(state, mode, args.nodes, args.warmup, args.window)
+            row["discovery"].append(figures)
+            say(f"  discovery {mode}: {figures['tx_bytes_per_s']:.0f} B/s tx, "
+                f"{figures['tx_packets_per_s']:.1f} pkt/s per robot; late joiner "
+                f"{figures['late_joiner_first_message_s']} s")
+        row["derp"] = []
+        if campus == "restrictive":
+            for k in args.pairs:
+                if 2 * k > size:
+                    break
+                figures = derp_pairs(state, k, args.iperf_seconds)
+                row["derp"].append(figures)
+                say(f"  DERP K={k}: {figures['aggregate_mbit_s']} Mbit/s in all, per pair "
+                    f"{figures['per_pair_mbit_s']}, fairness {figures['fairness_min_over_mean']}"
+                    f", headscale CPU {figures['headscale_cpu_percent']} %")
+        row["headscale_at_end"] = headscale_usage(state)
+    finally:
+        lab_down(prefix)
+    return row
+
+
+def report(data: dict[str, Any]) -> str:
+    lines = ["# Fleet scale", "", f"Command: `{data['command']}`", "",
+             "## Control plane", "",
+             "| campus | robots | up s | join median s | join max s | headscale CPU s (up) | "
+             "headscale peak MiB | offline everywhere s | online again s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in data["runs"]:
+        prop = row.get("propagation", {})
+        lines.append(f"| {row['campus']} | {row['robots']} | {row['up_s']} | "
+                     f"{row['join_s_median']} | {row['join_s_max']} | "
+                     f"{row['headscale_after_up']['cpu_s']} | "
+                     f"{row.get('headscale_at_end', row['headscale_after_up'])['peak_mib']} | "
+                     f"{prop.get('leave_offline_everywhere_s')} | "
+                     f"{prop.get('back_online_everywhere_s')} |")
+    lines += ["", "## Discovery traffic per robot on tailscale0 (idle, "
+              f"{data['nodes_per_robot']} nodes per robot; baseline = no ROS)", "",
+              "| campus | robots | mode | tx B/s | tx pkt/s | rx B/s | ROS tx B/s over baseline "
+              "| late joiner first message s |", "|---|---|---|---|---|---|---|---|"]
+    for row in data["runs"]:
+        base = next((d["tx_bytes_per_s"] for d in row.get("discovery", [])
+                     if d["mode"] == "baseline"), 0.0)
+        for d in row.get("discovery", []):
+            lines.append(f"| {row['campus']} | {row['robots']} | {d['mode']} | "
+                         f"{d['tx_bytes_per_s']:.0f} | {d['tx_packets_per_s']:.1f} | "
+                         f"{d['rx_bytes_per_s']:.0f} | "
+                         f"{max(0.0, d['tx_bytes_per_s'] - base):.0f} | "
+                         f"{d['late_joiner_first_message_s']} |")
+    lines += ["", "## The single DERP (restrictive campus: every pair relayed)", "",
+              "| robots | pairs K | aggregate Mbit/s | per pair Mbit/s | slowest/mean | "
+              "headscale CPU % |", "|---|---|---|---|---|---|"]
+    for row in data["runs"]:
+        for d in row.get("derp", []):
+            lines.append(f"| {row['robots']} | {d['pairs']} | {d['aggregate_mbit_s']} | "
+                         f"{', '.join(map(str, d['per_pair_mbit_s']))} | "
+                         f"{d['fairness_min_over_mean']} | {d['headscale_cpu_percent']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole "
+                                         "numbers") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers >= 1")
+    return values
+
+
+def _modes(text: str) -> list[str]:
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown mode(s) {', '.join(unknown)}; expected some "
+                                         f"of {', '.join(MODES)}")
+    return modes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=_ints, default=[5, 10, 20, 40])
+    parser.add_argument("--campuses", default="restrictive,open")
+    parser.add_argument("--modes", type=_modes, default=list(MODES))
+    parser.add_argument("--discovery-max", type=int, default=20,
+                        help="measure discovery up to this many robots (default 20)")
+    parser.add_argument("--nodes", type=int, default=3, help="idle nodes per robot")
+    parser.add_argument("--warmup", type=float, default=15.0, help="s before counting")
+    parser.add_argument("--window", type=float, default=20.0, help="s counted")
+    parser.add_argument("--pairs", type=_ints, default=[1, 2, 4, 8], help="DERP pairs K")
+    parser.add_argument("--iperf-seconds", type=float, default=8.0)
+    parser.add_argument("--out", type=Path, default=Path("bench-results/fleet"))
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        parser.error("needs root (network namespaces): sudo -E python bench/fleet_scale.py")
+    if "zenoh-bridge" in args.modes:
+        zenohd = find_component("zenohd")
+        if zenohd is None or zenoh_plugin_dir(zenohd) is None:
+            print("fleet_scale: zenohd and its plugin are not built: zenoh-bridge left out",
+                  file=sys.stderr)
+            args.modes = [m for m in args.modes if m != "zenoh-bridge"]
+    campuses = [c.strip() for c in args.campuses.split(",") if c.strip()]
+    data: dict[str, Any] = {"command": "python bench/fleet_scale.py " + " ".join(
+        sys.argv[1:] if argv is None else argv), "nodes_per_robot": args.nodes, "runs": []}
+    args.out.mkdir(parents=True, exist_ok=True)
+    for campus in campuses:
+        for size in args.sizes:
+            data["runs"].append(run_size(campus, size, args, lambda t: print(t, flush=True)))
+            (args.out / "fleet_scale.json").write_text(json.dumps(data, indent=1) + "\n")
+    (args.out / "fleet_scale.md").write_text(report(data))
+    print(f"wrote {args.out / 'fleet_scale.json'} and {args.out / 'fleet_scale.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,7 +12,11 @@ embedded DERP, one tailscaled per robot) and measures:
    talker's start on the last robot to its first message on r1;
 3. the single DERP (restrictive campus only, where every pair is relayed): K pairs at once, each
    an iperf3 TCP stream through the embedded DERP: aggregate and per-pair throughput, fairness
-   (slowest pair / mean) and headscale's CPU while they run.
+   (slowest pair / mean) and headscale's CPU while they run; with ``--peer-relay`` the same K
+   again on a lab with the peer relay, which then carries the pairs instead of DERP;
+4. the monitor at fleet size: the CPU time of one monitor cycle on r1's real status (N-1
+   peers, 30 successive readings of its LocalAPI), beside bench/monitor_cycle.py's synthetic
+   status of the same peer count, in the same run.
 
 Prints figures as it goes and writes ``fleet_scale.json`` (the dataset) and ``fleet_scale.md``
 (the report) into ``--out``. Asserts nothing. Needs root and the built components:
@@ -45,6 +49,9 @@ from overlay_lab.state import HEADSCALE, LabState, TailscaleRobot, lab_dir, save
 from overlay_lab.tailnet import member_dir, start_tailscaled
 from overlay_lab.topology import plan_lab
 from overlay_monitor.backends.tailscale import LocalAPIClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from monitor_cycle import cycle_cost_ms, make_statuses  # noqa: E402  (bench/monitor_cycle.py)
 
 PREFIX = "ovfs"
 DOMAIN = 61
@@ -103,6 +110,25 @@ def propagation(state: LabState) -> dict[str, float | None]:
     save_state(state)
     online = wait_everyone_sees(state, target.name, online=True)
     return {"leave_offline_everywhere_s": offline, "back_online_everywhere_s": online}
+
+
+def monitor_cost(state: LabState, readings: int = 30) -> dict[str, float]:
+    """CPU ms of one monitor cycle on r1's real status, and on a synthetic one of as many peers."""
+    socket = member_dir(state.prefix, "r1") / "run" / "tailscaled.sock"
+    texts = []
+    with LocalAPIClient(str(socket), timeout_s=5.0) as client:
+        for _ in range(readings):
+            texts.append(json.dumps(client.status_json()))
+            time.sleep(0.05)
+    peers = len(json.loads(texts[0]).get("Peer") or {})
+    real_ms, real_parse = cycle_cost_ms(texts, with_msgs=True)
+    synthetic_ms, synthetic_parse = cycle_cost_ms(make_statuses(peers, readings, 0.2),
+                                                  with_msgs=True)
+    return {"peers": peers, "real_cycle_ms": round(real_ms, 3),
+            "synthetic_cycle_ms": round(synthetic_ms, 3),
+            "real_over_synthetic": round(real_ms / synthetic_ms, 2) if synthetic_ms else 0.0,
+            "real_json_loads_ms": round(real_parse, 3),
+            "synthetic_json_loads_ms": round(synthetic_parse, 3)}
 
 
 def tx_rx(state: LabState, robot: str) -> tuple[int, int, int, int]:
@@ -250,6 +276,8 @@ def run_size(campus: str, size: int, args: argparse.Namespace,
     try:
         row["propagation"] = propagation(state)
         say(f"  propagation: {row['propagation']}")
+        row["monitor"] = monitor_cost(state)
+        say(f"  monitor cycle: {row['monitor']}")
         row["discovery"] = []
         for mode in args.modes:
             if size > args.discovery_max:
@@ -272,7 +300,30 @@ def run_size(campus: str, size: int, args: argparse.Namespace,
         row["headscale_at_end"] = headscale_usage(state)
     finally:
         lab_down(prefix)
+    if campus == "restrictive" and args.peer_relay and row["derp"]:
+        row["peer_relay"] = relayed_pairs(size, args, say)
     return row
+
+
+def relayed_pairs(size: int, args: argparse.Namespace, say: Callable[[str], None]
+                  ) -> list[dict[str, Any]]:
+    """The DERP figures again on a lab with the peer relay (it carries the pairs instead)."""
+    prefix = f"{PREFIX}r{size}"[:8]
+    state = lab_up(plan_lab(size, prefix, overlay="tailscale", campus="restrictive",
+                            peer_relay=True)).state
+    rows = []
+    try:
+        time.sleep(3.0)  # the relay's endpoint reaches every netmap
+        for k in args.pairs:
+            if 2 * k > size:
+                break
+            figures = derp_pairs(state, k, args.iperf_seconds)
+            rows.append(figures)
+            say(f"  peer relay K={k}: {figures['aggregate_mbit_s']} Mbit/s in all, per pair "
+                f"{figures['per_pair_mbit_s']}, fairness {figures['fairness_min_over_mean']}")
+    finally:
+        lab_down(prefix)
+    return rows
 
 
 def report(data: dict[str, Any]) -> str:
@@ -303,13 +354,25 @@ def report(data: dict[str, Any]) -> str:
                          f"{max(0.0, d['tx_bytes_per_s'] - base):.0f} | "
                          f"{d['late_joiner_first_message_s']} |")
     lines += ["", "## The single DERP (restrictive campus: every pair relayed)", "",
-              "| robots | pairs K | aggregate Mbit/s | per pair Mbit/s | slowest/mean | "
-              "headscale CPU % |", "|---|---|---|---|---|---|"]
+              "| robots | relay | pairs K | aggregate Mbit/s | per pair Mbit/s | slowest/mean | "
+              "headscale CPU % |", "|---|---|---|---|---|---|---|"]
     for row in data["runs"]:
-        for d in row.get("derp", []):
-            lines.append(f"| {row['robots']} | {d['pairs']} | {d['aggregate_mbit_s']} | "
-                         f"{', '.join(map(str, d['per_pair_mbit_s']))} | "
-                         f"{d['fairness_min_over_mean']} | {d['headscale_cpu_percent']} |")
+        for relay, key in (("DERP", "derp"), ("peer relay", "peer_relay")):
+            for d in row.get(key, []):
+                lines.append(f"| {row['robots']} | {relay} | {d['pairs']} | "
+                             f"{d['aggregate_mbit_s']} | "
+                             f"{', '.join(map(str, d['per_pair_mbit_s']))} | "
+                             f"{d['fairness_min_over_mean']} | {d['headscale_cpu_percent']} |")
+    lines += ["", "## The monitor at fleet size (CPU ms per cycle, r1's real status beside a "
+              "synthetic one of as many peers)", "",
+              "| campus | robots | peers | real ms | synthetic ms | real/synthetic |",
+              "|---|---|---|---|---|---|"]
+    for row in data["runs"]:
+        m = row.get("monitor")
+        if m:
+            lines.append(f"| {row['campus']} | {row['robots']} | {m['peers']} | "
+                         f"{m['real_cycle_ms']} | {m['synthetic_cycle_ms']} | "
+                         f"{m['real_over_synthetic']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -346,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=float, default=20.0, help="s counted")
     parser.add_argument("--pairs", type=_ints, default=[1, 2, 4, 8], help="DERP pairs K")
     parser.add_argument("--iperf-seconds", type=float, default=8.0)
+    parser.add_argument("--peer-relay", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure the K pairs through the peer relay (default on)")
     parser.add_argument("--out", type=Path, default=Path("bench-results/fleet"))
     args = parser.parse_args(argv)
     if os.geteuid() != 0:

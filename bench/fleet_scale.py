@@ -185,8 +185,12 @@ def late_joiner_s(state: LabState, envs: dict[str, dict[str, str]]) -> float | N
     started = time.time()
     talker = proc.spawn(chatter_argv(state, last, envs[last], "talk", "--duration", "10"),
                         stderr=False)
-    heard = last_json_line(listener.communicate(timeout=60)[0])
-    talker.communicate(timeout=60)
+    try:
+        heard = last_json_line(listener.communicate(timeout=60)[0])
+        talker.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # a saturated machine: the chatter never finished
+        proc.terminate([listener.pid, talker.pid])
+        return None
     first = heard.get("first_wall")
     return round(float(first) - started, 2) if isinstance(first, (int, float)) else None
 
@@ -205,7 +209,9 @@ def discovery(state: LabState, mode: str, nodes: int, warmup_s: float, window_s:
         time.sleep(warmup_s)
         with ThreadPoolExecutor(8) as pool:
             before = dict(zip(robots, pool.map(lambda r: tx_rx(state, r), robots), strict=True))
+            psutil.cpu_percent()  # starts the machine's CPU count for this window
             time.sleep(window_s)
+            cpu_percent = psutil.cpu_percent()
             after = dict(zip(robots, pool.map(lambda r: tx_rx(state, r), robots), strict=True))
         per_robot = {r: [(after[r][i] - before[r][i]) / window_s for i in range(4)]
                      for r in robots}
@@ -219,6 +225,8 @@ def discovery(state: LabState, mode: str, nodes: int, warmup_s: float, window_s:
             **{c: round(statistics.mean(v[i] for v in per_robot.values()), 1)
                for i, c in enumerate(columns)},
             "tx_bytes_per_s_max": round(max(v[0] for v in per_robot.values()), 1),
+            # the whole machine (2 cores here): near 100 % the figures are what it could carry
+            "machine_cpu_percent": cpu_percent,
             "late_joiner_first_message_s": late}
 
 
@@ -343,7 +351,8 @@ def report(data: dict[str, Any]) -> str:
     lines += ["", "## Discovery traffic per robot on tailscale0 (idle, "
               f"{data['nodes_per_robot']} nodes per robot; baseline = no ROS)", "",
               "| campus | robots | mode | tx B/s | tx pkt/s | rx B/s | ROS tx B/s over baseline "
-              "| late joiner first message s |", "|---|---|---|---|---|---|---|---|"]
+              "| late joiner first message s | machine CPU % |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for row in data["runs"]:
         base = next((d["tx_bytes_per_s"] for d in row.get("discovery", [])
                      if d["mode"] == "baseline"), 0.0)
@@ -352,7 +361,8 @@ def report(data: dict[str, Any]) -> str:
                          f"{d['tx_bytes_per_s']:.0f} | {d['tx_packets_per_s']:.1f} | "
                          f"{d['rx_bytes_per_s']:.0f} | "
                          f"{max(0.0, d['tx_bytes_per_s'] - base):.0f} | "
-                         f"{d['late_joiner_first_message_s']} |")
+                         f"{d['late_joiner_first_message_s']} | "
+                         f"{d.get('machine_cpu_percent', '')} |")
     lines += ["", "## The single DERP (restrictive campus: every pair relayed)", "",
               "| robots | relay | pairs K | aggregate Mbit/s | per pair Mbit/s | slowest/mean | "
               "headscale CPU % |", "|---|---|---|---|---|---|---|"]
@@ -412,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer-relay", action=argparse.BooleanOptionalAction, default=True,
                         help="also measure the K pairs through the peer relay (default on)")
     parser.add_argument("--out", type=Path, default=Path("bench-results/fleet"))
+    parser.add_argument("--keep", type=Path, help="a dataset of an earlier run: its runs come "
+                        "first in this one's dataset and report")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error("needs root (network namespaces): sudo -E python bench/fleet_scale.py")
@@ -424,6 +436,10 @@ def main(argv: list[str] | None = None) -> int:
     campuses = [c.strip() for c in args.campuses.split(",") if c.strip()]
     data: dict[str, Any] = {"command": "python bench/fleet_scale.py " + " ".join(
         sys.argv[1:] if argv is None else argv), "nodes_per_robot": args.nodes, "runs": []}
+    if args.keep is not None:
+        kept = json.loads(args.keep.read_text())
+        data["runs"] = kept["runs"]
+        data["command"] = f"{kept['command']}; then {data['command']}"
     args.out.mkdir(parents=True, exist_ok=True)
     for campus in campuses:
         for size in args.sizes:

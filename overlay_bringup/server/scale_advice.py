@@ -1,0 +1,80 @@
+"""What a team's size costs in discovery traffic, from measured figures. Pure.
+
+``bench/fleet_scale.py`` measured, in the real-component lab, the discovery traffic each robot
+sends on tailscale0 while idle with 3 nodes per robot (one publisher and one subscriber each),
+at several fleet sizes (docs/results.md, "Fleet scale"). ``overlay-server check`` uses those
+figures: for a team whose mode sends many times what another mode would at its size, it warns
+with both figures and where they came from. Between and beyond the measured sizes the figures
+are interpolated on log-log axes (discovery grows as a power of the fleet size).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+#: where the figures come from (cited in every warning)
+SOURCE = ("bench/fleet_scale.py, 3 idle nodes per robot, restrictive campus "
+          "(docs/results.md, Fleet scale)")
+#: measured tx bytes/s per robot on tailscale0: mode -> ((robots, bytes/s), ...)
+DISCOVERY_BYTES_PER_S: dict[str, tuple[tuple[int, float], ...]] = {}
+#: a mode costs too much when it sends this many times the cheapest mode's traffic …
+RATIO_LINE = 10.0
+#: … and at least this much per robot (below it nobody notices)
+FLOOR_BYTES_PER_S = 10_000.0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    mode: str
+    robots: int
+    bytes_per_s: float
+    measured: bool  # False: interpolated or extrapolated
+
+
+def estimate(mode: str, robots: int) -> Estimate | None:
+    """Discovery bytes/s per robot of ``mode`` in a team of ``robots`` (None: not measured)."""
+    points = sorted(DISCOVERY_BYTES_PER_S.get(mode, ()))
+    if not points or robots < 1:
+        return None
+    for n, value in points:
+        if n == robots:
+            return Estimate(mode, robots, value, True)
+    if len(points) == 1:
+        return Estimate(mode, robots, points[0][1], False)
+    # the two measured sizes around ``robots`` (or the two nearest ends), on log-log axes
+    below = [p for p in points if p[0] < robots]
+    above = [p for p in points if p[0] > robots]
+    if below and above:
+        (n0, v0), (n1, v1) = below[-1], above[0]
+    elif above:
+        (n0, v0), (n1, v1) = points[0], points[1]
+    else:
+        (n0, v0), (n1, v1) = points[-2], points[-1]
+    v0, v1 = max(v0, 1.0), max(v1, 1.0)
+    slope = (math.log(v1) - math.log(v0)) / (math.log(n1) - math.log(n0))
+    value = math.exp(math.log(v0) + slope * (math.log(robots) - math.log(n0)))
+    return Estimate(mode, robots, value, False)
+
+
+def _kb(value: float) -> str:
+    return f"{value / 1000:.1f} kB/s" if value >= 1000 else f"{value:.0f} B/s"
+
+
+def discovery_warning(team: str, mode: str, robots: int) -> str | None:
+    """A warning when ``mode`` costs at least ``RATIO_LINE`` times the cheapest measured mode
+    at this size, and more than ``FLOOR_BYTES_PER_S``; None otherwise (or when unmeasured)."""
+    mine = estimate(mode, robots)
+    if mine is None or mine.bytes_per_s < FLOOR_BYTES_PER_S:
+        return None
+    others = [e for m in sorted(DISCOVERY_BYTES_PER_S) if m != mode
+              and (e := estimate(m, robots)) is not None]
+    if not others:
+        return None
+    cheapest = min(others, key=lambda e: e.bytes_per_s)
+    if mine.bytes_per_s < RATIO_LINE * max(cheapest.bytes_per_s, 1.0):
+        return None
+    how = "measured" if mine.measured else "estimated from the measured sizes"
+    alternatives = ", ".join(f"{e.mode} {_kb(e.bytes_per_s)}" for e in
+                             sorted(others, key=lambda e: e.bytes_per_s)[:2])
+    return (f"{team}: {robots} robots with {mode} send about {_kb(mine.bytes_per_s)} of "
+            f"discovery per robot ({how}); {alternatives} ({SOURCE})")

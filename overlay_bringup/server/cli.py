@@ -19,6 +19,7 @@ from .headscale_api import HeadscaleClient, read_api_key
 from .headscale_config import HEADSCALE_VERSION, render_config
 from .inventory import Inventory, InventoryError, load_inventory
 from .policy import build_policy, failing_tests, render_policy
+from .scale_advice import discovery_warning
 
 EXAMPLES = """examples:
   overlay-server check --inventory config/fleet.example.yaml
@@ -195,6 +196,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {problem}", file=sys.stderr)
         if problems:
             return 1
+        for team in inv.teams:  # measured figures: advice, not a problem
+            advice = discovery_warning(team.name, team.discovery, len(team.robots))
+            if advice:
+                print(f"warning: {advice}", file=sys.stderr)
         print(f"{args.inventory}: OK ({len(inv.teams)} teams, "
               f"{sum(len(t.robots) for t in inv.teams)} robots, {len(inv.people)} people)")
         return 0

@@ -386,6 +386,57 @@ def report(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plots(data: dict[str, Any], out: Path) -> list[Path]:
+    """Discovery bytes per robot against N per mode (log axes), DERP and peer-relay throughput
+    against K, and propagation times against N."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def _save(fig: Any, ax: Any, path: Path) -> Path:
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
+    written = []
+    runs = data["runs"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for mode in MODES[1:]:
+        for campus, style in (("restrictive", "-o"), ("open", "--s")):
+            points = [(r["robots"], d["tx_bytes_per_s"]) for r in runs if r["campus"] == campus
+                      for d in r.get("discovery", []) if d["mode"] == mode]
+            if points:
+                ax.plot(*zip(*sorted(points), strict=True), style, label=f"{mode} ({campus})")
+    ax.set(xscale="log", yscale="log", xlabel="robots", ylabel="discovery tx bytes/s per robot",
+           title=f"Idle discovery, {data['nodes_per_robot']} nodes per robot")
+    written.append(_save(fig, ax, out / "fleet_discovery.png"))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in runs:
+        for relay, key, style in (("DERP", "derp", "-o"), ("peer relay", "peer_relay", "--s")):
+            points = [(d["pairs"], d["aggregate_mbit_s"]) for d in r.get(key, [])]
+            if points:
+                ax.plot(*zip(*points, strict=True), style, label=f"{relay}, {r['robots']} robots")
+    ax.set(xscale="log", yscale="log", xlabel="pairs at once (K)",
+           ylabel="aggregate Mbit/s", title="Relayed TCP streams: one DERP against the peer relay")
+    ax.set_xticks([1, 2, 4, 8], labels=["1", "2", "4", "8"])
+    written.append(_save(fig, ax, out / "fleet_relays.png"))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for campus in ("restrictive", "open"):
+        rows = sorted((r["robots"], r["propagation"]) for r in runs
+                      if r["campus"] == campus and "propagation" in r)
+        if rows:
+            ax.plot([n for n, _ in rows], [p["leave_offline_everywhere_s"] for _, p in rows],
+                    "-o", label=f"offline everywhere ({campus})")
+            ax.plot([n for n, _ in rows], [p["back_online_everywhere_s"] for _, p in rows],
+                    "--s", label=f"online again everywhere ({campus})")
+    ax.set(xlabel="robots", ylabel="seconds", title="Netmap propagation")
+    written.append(_save(fig, ax, out / "fleet_propagation.png"))
+    return written
+
+
 def _ints(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
@@ -424,8 +475,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench-results/fleet"))
     parser.add_argument("--keep", type=Path, help="a dataset of an earlier run: its runs come "
                         "first in this one's dataset and report")
+    parser.add_argument("--report-only", action="store_true",
+                        help="with --keep: only write the report and plots of that dataset")
     args = parser.parse_args(argv)
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 and not args.report_only:
         parser.error("needs root (network namespaces): sudo -E python bench/fleet_scale.py")
     if "zenoh-bridge" in args.modes:
         zenohd = find_component("zenohd")
@@ -441,12 +494,20 @@ def main(argv: list[str] | None = None) -> int:
         data["runs"] = kept["runs"]
         data["command"] = f"{kept['command']}; then {data['command']}"
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.report_only:
+        if args.keep is None:
+            parser.error("--report-only needs --keep DATASET")
+        data["command"] = json.loads(args.keep.read_text())["command"]
+        campuses = []
     for campus in campuses:
         for size in args.sizes:
             data["runs"].append(run_size(campus, size, args, lambda t: print(t, flush=True)))
             (args.out / "fleet_scale.json").write_text(json.dumps(data, indent=1) + "\n")
+    (args.out / "fleet_scale.json").write_text(json.dumps(data, indent=1) + "\n")
     (args.out / "fleet_scale.md").write_text(report(data))
-    print(f"wrote {args.out / 'fleet_scale.json'} and {args.out / 'fleet_scale.md'}")
+    images = plots(data, args.out)
+    print(f"wrote {args.out / 'fleet_scale.json'}, {args.out / 'fleet_scale.md'} and "
+          f"{', '.join(p.name for p in images)}")
     return 0
 
 

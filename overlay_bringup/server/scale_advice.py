@@ -16,14 +16,14 @@ from dataclasses import dataclass
 SOURCE = ("measured by bench/fleet_scale.py with 3 idle nodes per robot on the restrictive "
           "campus: docs/results.md, 'Fleet scale'")
 #: measured tx bytes/s per robot on tailscale0: mode -> ((robots, bytes/s), ...), 2026-12-02.
-#: At 20 robots the lab machine (2 cores) ran at 100 % with fastdds-peers, static-peers and
-#: fastdds-server; their figures there are what it could carry, so fastdds-peers keeps its
-#: 20-robot figure as a lower bound and the other two stop at 10 robots.
+#: At 20 robots the lab machine (2 cores) ran at 96-100 % with the three DDS modes, so their
+#: 20-robot figures are what it could carry: fastdds-peers and fastdds-server keep them as
+#: lower bounds (the server's was measured twice, 277 and 281 kB/s), static-peers stops at 10.
 DISCOVERY_BYTES_PER_S: dict[str, tuple[tuple[int, float], ...]] = {
-    "fastdds-peers": ((5, 16593.0), (10, 48629.0), (20, 423896.0)),
-    "static-peers": ((5, 84065.0), (10, 669215.0)),
-    "fastdds-server": ((5, 1077.0), (10, 1201.0)),
-    "zenoh-bridge": ((5, 320.0), (10, 717.0), (20, 3122.0)),
+    "fastdds-peers": ((5, 16836.0), (10, 36925.0), (20, 450668.0)),
+    "static-peers": ((5, 85200.0), (10, 403795.0)),
+    "fastdds-server": ((5, 1100.0), (10, 1208.0), (20, 276520.0)),
+    "zenoh-bridge": ((5, 324.0), (10, 711.0), (20, 4093.0)),
 }
 #: a mode costs too much when it sends this many times the cheapest mode's traffic …
 RATIO_LINE = 10.0
@@ -82,7 +82,8 @@ def discovery_warning(team: str, mode: str, robots: int) -> str | None:
     if mine.bytes_per_s < RATIO_LINE * max(cheapest.bytes_per_s, 1.0):
         return None
     how = "measured" if mine.measured else "estimated from the measured sizes"
+    cheaper = [e for e in others if e.bytes_per_s * RATIO_LINE <= mine.bytes_per_s]
     alternatives = ", ".join(f"{e.mode} {_kb(e.bytes_per_s)}" for e in
-                             sorted(others, key=lambda e: e.bytes_per_s)[:2])
+                             sorted(cheaper, key=lambda e: e.bytes_per_s)[:2])
     return (f"{team}: {robots} robots with {mode} send about {_kb(mine.bytes_per_s)} of "
             f"discovery per robot ({how}); {alternatives} instead. Figures {SOURCE}")

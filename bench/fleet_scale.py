@@ -12,8 +12,9 @@ embedded DERP, one tailscaled per robot) and measures:
    talker's start on the last robot to its first message on r1;
 3. the single DERP (restrictive campus only, where every pair is relayed): K pairs at once, each
    an iperf3 TCP stream through the embedded DERP: aggregate and per-pair throughput, fairness
-   (slowest pair / mean) and headscale's CPU while they run; with ``--peer-relay`` the same K
-   again on a lab with the peer relay, which then carries the pairs instead of DERP;
+   (slowest pair / mean) and headscale's CPU while they run; then the same K again on a lab
+   where half the robots home in a second DERP region (the real derper; the pairs alternate
+   between the regions) and on a lab with the peer relay, which carries the pairs instead;
 4. the monitor at fleet size: the CPU time of one monitor cycle on r1's real status (N-1
    peers, 30 successive readings of its LocalAPI), beside bench/monitor_cycle.py's synthetic
    status of the same peer count, in the same run.
@@ -237,9 +238,13 @@ def _iperf_bps(text: str) -> float:
         return 0.0
 
 
-def derp_pairs(state: LabState, k: int, seconds: float) -> dict[str, Any]:
-    """K iperf3 TCP streams at once, r1->r2, r3->r4, …, all relayed by the embedded DERP."""
-    pairs = [(state.robots[2 * i].name, state.robots[2 * i + 1].name) for i in range(k)]
+def derp_pairs(state: LabState, k: int, seconds: float,
+               pairs: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """K iperf3 TCP streams at once, r1->r2, r3->r4, … (or the first K of ``pairs``), all
+    relayed (the campus lets no UDP between robots)."""
+    if pairs is None:
+        pairs = [(state.robots[2 * i].name, state.robots[2 * i + 1].name) for i in range(k)]
+    pairs = pairs[:k]
     servers = [proc.spawn(robot_exec_argv(state, dst, ["iperf3", "-s", "-1", "-p", "5201"]),
                           stderr=False) for _, dst in pairs]
     time.sleep(1.0)
@@ -310,7 +315,40 @@ def run_size(campus: str, size: int, args: argparse.Namespace,
         lab_down(prefix)
     if campus == "restrictive" and args.peer_relay and row["derp"]:
         row["peer_relay"] = relayed_pairs(size, args, say)
+    if campus == "restrictive" and args.derp_region and row["derp"] and size >= 4:
+        row["derp_region"] = two_region_pairs(size, args, say)
     return row
+
+
+def two_region_pairs(size: int, args: argparse.Namespace, say: Callable[[str], None]
+                     ) -> list[dict[str, Any]]:
+    """The DERP figures again with a second DERP region (the real derper) where half the
+    robots home: the pairs alternate between the two regions, so each DERP carries half."""
+    prefix = f"{PREFIX}d{size}"[:8]
+    half = size // 2
+    state = lab_up(plan_lab(size, prefix, overlay="tailscale", campus="restrictive",
+                            derp_region=True, library_robots=half)).state
+    names = [r.name for r in state.robots]
+    campus, library = names[:size - half], names[size - half:]
+    pairs = []
+    for j in range(max(len(campus), len(library)) // 2):
+        for group in (campus, library):
+            if 2 * j + 1 < len(group):
+                pairs.append((group[2 * j], group[2 * j + 1]))
+    rows = []
+    try:
+        time.sleep(3.0)  # the library robots home in the second region
+        for k in args.pairs:
+            if k > len(pairs):
+                break
+            figures = derp_pairs(state, k, args.iperf_seconds, pairs)
+            rows.append(figures)
+            say(f"  two DERP regions K={k}: {figures['aggregate_mbit_s']} Mbit/s in all, per "
+                f"pair {figures['per_pair_mbit_s']}, fairness "
+                f"{figures['fairness_min_over_mean']}")
+    finally:
+        lab_down(prefix)
+    return rows
 
 
 def relayed_pairs(size: int, args: argparse.Namespace, say: Callable[[str], None]
@@ -367,7 +405,8 @@ def report(data: dict[str, Any]) -> str:
               "| robots | relay | pairs K | aggregate Mbit/s | per pair Mbit/s | slowest/mean | "
               "headscale CPU % |", "|---|---|---|---|---|---|---|"]
     for row in data["runs"]:
-        for relay, key in (("DERP", "derp"), ("peer relay", "peer_relay")):
+        for relay, key in (("DERP", "derp"), ("two DERP regions", "derp_region"),
+                           ("peer relay", "peer_relay")):
             for d in row.get(key, []):
                 lines.append(f"| {row['robots']} | {relay} | {d['pairs']} | "
                              f"{d['aggregate_mbit_s']} | "
@@ -415,7 +454,8 @@ def plots(data: dict[str, Any], out: Path) -> list[Path]:
     written.append(_save(fig, ax, out / "fleet_discovery.png"))
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in runs:
-        for relay, key, style in (("DERP", "derp", "-o"), ("peer relay", "peer_relay", "--s")):
+        for relay, key, style in (("DERP", "derp", "-o"), ("two DERP regions", "derp_region", ":^"),
+                                  ("peer relay", "peer_relay", "--s")):
             points = [(d["pairs"], d["aggregate_mbit_s"]) for d in r.get(key, [])]
             if points:
                 ax.plot(*zip(*points, strict=True), style, label=f"{relay}, {r['robots']} robots")
@@ -472,6 +512,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iperf-seconds", type=float, default=8.0)
     parser.add_argument("--peer-relay", action=argparse.BooleanOptionalAction, default=True,
                         help="also measure the K pairs through the peer relay (default on)")
+    parser.add_argument("--derp-region", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure the K pairs with a second DERP region where half "
+                             "the robots home (default on)")
     parser.add_argument("--out", type=Path, default=Path("bench-results/fleet"))
     parser.add_argument("--keep", type=Path, help="a dataset of an earlier run: its runs come "
                         "first in this one's dataset and report")

@@ -82,16 +82,18 @@ def campus_rules(plan: LabPlan, campus: str) -> list[str]:
     _check_campus(campus)
     if campus == "tcp443":
         return []
-    robots, library = ROBOT_SUBNETS, plan.library_robot
+    robots, library = ROBOT_SUBNETS, plan.library_robots
     stun_from = _members(plan)
     rules = []
-    if library is not None:
-        # the library robot's STUN reaches only the library's DERP: it homes there
-        senders = [r.underlay_subnet for r in plan.robots if r is not library]
+    if library:
+        # the library robots' STUN reaches only the library's DERP: they home there
+        senders = [r.underlay_subnet for r in plan.robots if r not in library]
         senders += [PEER_RELAY_IP] if plan.peer_relay else []
         stun_from = f"{{ {', '.join(senders)} }}"
-        rules += [f"ip saddr {library.underlay_ip} ip daddr {DERP_REGION_IP} udp dport 3478 accept",
-                  f"ip saddr {DERP_REGION_IP} udp sport 3478 ip daddr {library.underlay_ip} accept"]
+        readers = (library[0].underlay_ip if len(library) == 1
+                   else f"{{ {', '.join(r.underlay_ip for r in library)} }}")
+        rules += [f"ip saddr {readers} ip daddr {DERP_REGION_IP} udp dport 3478 accept",
+                  f"ip saddr {DERP_REGION_IP} udp sport 3478 ip daddr {readers} accept"]
     rules = [f"ip saddr {stun_from} ip daddr {SERVER_IP} udp dport 3478 accept",
              f"ip saddr {SERVER_IP} udp sport 3478 ip daddr {stun_from} accept", *rules]
     if plan.peer_relay:

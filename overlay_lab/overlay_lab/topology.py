@@ -164,6 +164,8 @@ class LabPlan:
     peer_relay: bool = False
     #: tailscale overlay: a second DERP region (derper) where the last robot homes
     derp_region: bool = False
+    #: with ``derp_region``: how many robots (the last ones) stand in the library
+    library_count: int = 1
 
     @property
     def server_namespace(self) -> str:
@@ -186,9 +188,15 @@ class LabPlan:
         return f"{self.prefix}-vd"
 
     @property
+    def library_robots(self) -> tuple[RobotPlan, ...]:
+        """The robots in the library building (with ``derp_region``): the last
+        ``library_count``; they reach STUN only there, so they home in its DERP region."""
+        return self.robots[-self.library_count:] if self.derp_region else ()
+
+    @property
     def library_robot(self) -> RobotPlan | None:
-        """The robot in the library building (with ``derp_region``): the last one."""
-        return self.robots[-1] if self.derp_region else None
+        """The last robot in the library building (with ``derp_region``)."""
+        return self.library_robots[-1] if self.library_robots else None
 
     @property
     def server_veth(self) -> str:
@@ -266,7 +274,7 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
              detours: dict[frozenset[str], float] | None = None,
              underlay_tests: bool = False, overlay: str | Overlay = Overlay.WIREGUARD,
              campus: str = "restrictive", peer_relay: bool = False,
-             derp_region: bool = False) -> LabPlan:
+             derp_region: bool = False, library_robots: int = 1) -> LabPlan:
     """Compute every name, address and detour of a lab of ``robot_count`` robots."""
     validate_prefix(prefix)
     kind = parse_overlay(str(overlay))
@@ -281,6 +289,9 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
                          "Tailscale's relay)")
     if not 2 <= robot_count <= MAX_ROBOTS:
         raise InputError(f"robot count {robot_count} is out of range (expected 2..{MAX_ROBOTS})")
+    if derp_region and not 1 <= library_robots < robot_count:
+        raise InputError(f"library robots {library_robots} is out of range (expected "
+                         f"1..{robot_count - 1}: at least one robot stays on the campus)")
     impairments = dict(impairments or {})
     names = [f"r{i}" for i in range(1, robot_count + 1)]
     unknown = sorted(set(impairments) - set(names))
@@ -310,7 +321,8 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
                                  robot_b=b.name, delay_ms=delay))
     return LabPlan(prefix=prefix, robots=robots, detours=tuple(routes),
                    underlay_tests=underlay_tests, overlay=kind, campus=campus,
-                   peer_relay=peer_relay, derp_region=derp_region)
+                   peer_relay=peer_relay, derp_region=derp_region,
+                   library_count=library_robots if derp_region else 1)
 
 
 def detour_config(plan: LabPlan) -> dict[str, object]:

@@ -119,6 +119,18 @@ def test_derp_region_lab_homes_the_last_robot_in_the_library():
         plan_lab(3, "x", derp_region=True)
 
 
+def test_a_derp_region_lab_can_put_half_its_robots_in_the_library():
+    plan = plan_lab(4, "x", overlay="tailscale", derp_region=True, library_robots=2)
+    assert [r.name for r in plan.library_robots] == ["r3", "r4"]
+    rules = router_ruleset(plan)
+    assert ("ip saddr { 198.18.1.0/24, 198.18.2.0/24 } ip daddr 198.19.0.2 udp dport 3478"
+            in rules)
+    assert ("ip saddr { 198.18.3.2, 198.18.4.2 } ip daddr 198.19.2.2 udp dport 3478 accept"
+            in rules)
+    with pytest.raises(InputError, match="library robots 4 is out of range"):
+        plan_lab(4, "x", overlay="tailscale", derp_region=True, library_robots=4)
+
+
 def test_machine_lab_adds_a_controller_that_reaches_every_host():
     from overlay_lab.topology import CONTROLLER_IP
 

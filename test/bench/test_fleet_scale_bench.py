@@ -31,10 +31,16 @@ def test_fleet_scale_runs_at_five_robots_and_writes_its_dataset_and_report(tmp_p
         assert figures["tx_bytes_per_s"] >= 0 and figures["tx_packets_per_s"] >= 0
         if figures["mode"] != "baseline":  # every mode carries a late talker's messages
             assert figures["late_joiner_first_message_s"] is not None, figures
-    assert [d["pairs"] for d in run["derp"]] == [1, 2]
-    assert all(d["aggregate_mbit_s"] > 0 and len(d["per_pair_mbit_s"]) == d["pairs"]
-               for d in run["derp"])
+    # the embedded DERP, then two DERP regions, then the peer relay: the same K each
+    for key in ("derp", "derp_region", "peer_relay"):
+        assert [d["pairs"] for d in run[key]] == [1, 2], key
+        assert all(d["aggregate_mbit_s"] > 0 and len(d["per_pair_mbit_s"]) == d["pairs"]
+                   for d in run[key]), key
+    assert run["monitor"]["peers"] == 4 and run["monitor"]["real_cycle_ms"] > 0
     text = (tmp_path / "fleet_scale.md").read_text()
     for heading in ("## Control plane", "## Discovery traffic per robot", "## The single DERP"):
         assert heading in text
     assert "| restrictive | 5 | fastdds-peers |" in text
+    assert "| 5 | two DERP regions | 2 |" in text
+    assert all((tmp_path / name).stat().st_size > 0 for name in (
+        "fleet_discovery.png", "fleet_relays.png", "fleet_propagation.png"))

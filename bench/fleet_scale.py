@@ -40,10 +40,8 @@ from typing import Any
 import psutil
 
 from overlay_bringup.components import find_component, zenoh_plugin_dir
-from overlay_bringup.discovery import DiscoveryRequest, generate
-from overlay_bringup.discovery.files import environment, write_config
 from overlay_lab import proc
-from overlay_lab.ros_demo import chatter_argv, last_json_line, zenoh_bridges
+from overlay_lab.ros_demo import chatter_argv, discovery_env, last_json_line, zenoh_bridges
 from overlay_lab.runner import lab_down, lab_up, robot_exec_argv
 from overlay_lab.services import server_out
 from overlay_lab.state import HEADSCALE, LabState, TailscaleRobot, lab_dir, save_state
@@ -160,15 +158,8 @@ def _mode_envs(state: LabState, mode: str) -> tuple[dict[str, dict[str, str]], l
             "fast-discovery-server", "-i", "0", "-l", r1, "-p", str(SERVER_PORT)]),
             lab_dir(state.prefix) / "logs" / "bench-discovery-server.log").pid)
         time.sleep(1.0)
-    envs = {}
-    for name in robots:
-        me = state.robot(name)
-        config = generate(DiscoveryRequest(mode, me.overlay_ip, tuple(
-            r.overlay_ip for r in state.robots), interface=me.interface, domain_id=DOMAIN,
-            server=server))
-        folder = lab_dir(state.prefix) / "discovery" / f"bench-{mode}" / name
-        write_config(config, folder)
-        envs[name] = environment(config, folder)
+    envs = {name: discovery_env(state, name, mode, domain_id=DOMAIN, server=server)
+            for name in robots}
     return envs, helpers
 
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .errors import InputError
-from .health import ERROR, OK, STALE, WARN, Check
+from .health import ERROR, OK, WARN, Check
 
 BRIDGE_TASK = "bridge"
 #: the plugin's route kinds (``ros2/route/<kind>/<direction>``) and what a person calls them
@@ -147,16 +147,11 @@ def parse_admin(zid: str, replies: Mapping[str, object]) -> BridgeStatus:
                         peers=peers, routes=routes)
 
 
-def _route_task(kind: tuple[str, str], name: str) -> str:
-    return f"bridge {ROUTE_KINDS[kind]} {name}"
-
-
 def bridge_checks(status: BridgeStatus, target: BridgeTarget) -> list[Check]:
     """One check for the bridge itself, one per listed interface (no route / not across), and
     one per other route. Levels as the link checks' (health.py)."""
     if not status.reachable:
-        return [Check(task=BRIDGE_TASK, level=STALE if status.error.startswith("stale")
-                      else ERROR,
+        return [Check(task=BRIDGE_TASK, level=ERROR,
                       message=f"bridge not reachable at {target.endpoint}: {status.error}",
                       values=(("endpoint", target.endpoint),))]
     wanted = len(target.connect)

@@ -95,7 +95,7 @@ def report_bridge(args: argparse.Namespace) -> int:
     admin = ZenohAdmin(target)
     try:
         if args.json:
-            zid, replies = admin.replies()
+            zid, replies = admin.checked_replies()
             print(json.dumps({"zid": zid, "replies": {k: json.loads(v) for k, v in
                                                       sorted(replies.items())}}, indent=2))
             return 0

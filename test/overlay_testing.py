@@ -73,6 +73,19 @@ def real_components_preconditions() -> None:
         skip_or_fail(f"{', '.join(missing)} not built (tools/build_components.sh; needs Go)")
 
 
+def zenoh_preconditions() -> tuple[Path, Path]:
+    """zenohd and the folder of its ros2dds plugin (tools/build_zenoh.sh), else skip (fail in
+    CI)."""
+    from overlay_bringup.components import find_component, zenoh_plugin_dir
+
+    zenohd = find_component("zenohd")
+    plugins = zenoh_plugin_dir(zenohd) if zenohd is not None else None
+    if zenohd is None or plugins is None:
+        skip_or_fail("zenohd and its ros2dds plugin are not built (tools/build_zenoh.sh)")
+    assert zenohd is not None and plugins is not None  # skip_or_fail does not return
+    return zenohd, plugins
+
+
 #: the fleet inventories the repository ships: the example (config/) and the lab's
 INVENTORY_DIRS = (REPO / "config", REPO / "overlay_lab" / "config")
 

@@ -21,18 +21,19 @@ from .state import LabState, lab_dir
 
 
 def discovery_env(state: LabState, robot: str, mode: str = "fastdds-peers",
-                  domain_id: int = 42, underlay: bool = False) -> dict[str, str]:
+                  domain_id: int = 42, underlay: bool = False, server: str = ""
+                  ) -> dict[str, str]:
     """The discovery environment ``overlay-discovery`` makes for ``robot``, with the lab's
     robots as its peers; ``underlay``: bound to the plain network's addresses instead (a
-    baseline to compare the overlay with)."""
+    baseline to compare the overlay with); ``server``: fastdds-server's ``IP:PORT``."""
     me = state.robot(robot)
     if underlay:
         request = DiscoveryRequest(mode, me.underlay_ip,
                                    tuple(r.underlay_ip for r in state.robots),
-                                   interface="eth0", domain_id=domain_id)
+                                   interface="eth0", domain_id=domain_id, server=server)
     else:
         request = DiscoveryRequest(mode, me.overlay_ip, tuple(r.overlay_ip for r in state.robots),
-                                   interface=me.interface, domain_id=domain_id)
+                                   interface=me.interface, domain_id=domain_id, server=server)
     config = generate(request)
     directory = (lab_dir(state.prefix) / "discovery" / (f"{mode}-underlay" if underlay else mode)
                  / me.name)

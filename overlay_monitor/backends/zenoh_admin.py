@@ -1,10 +1,10 @@
 """Reads the robot's zenoh bridge over its admin space, as a zenoh client (eclipse-zenoh).
 
-Thin: it opens one client session to the bridge's own endpoint, asks which router it reached
-(that is the bridge's zenoh id), queries that id's ``peer`` (or ``router``) and ``ros2/route/**``
-keys and
-hands the replies to ``bridge.parse_admin``. A bridge that is down, or restarting, comes back
-as an unreachable status with the reason; the next read opens a new session.
+Thin: it opens one client session to the bridge's own endpoint, asks which peer or router it
+reached (that is the bridge's zenoh id), queries that id's ``*`` (its ``peer`` or ``router``
+key) and ``ros2/route/**`` keys and hands the replies to ``bridge.parse_admin``. A bridge
+that is down, or restarting, comes back as an unreachable status with the reason; the next
+read opens a new session.
 """
 from __future__ import annotations
 
@@ -59,10 +59,19 @@ class ZenohAdmin:
         if not reached:
             raise ConnectionError("the bridge closed the session (restarting?)")
         zid = reached[0]
-        replies = self._get(self._session, f"@/{zid}/peer")
-        replies.update(self._get(self._session, f"@/{zid}/router"))
+        replies = self._get(self._session, f"@/{zid}/*")  # "peer" or "router", by its mode
         replies.update(self._get(self._session, f"@/{zid}/ros2/route/**"))
         return zid, replies
+
+    def checked_replies(self) -> tuple[str, dict[str, bytes]]:
+        """``replies``, or one ``InputError`` that names the bridge's endpoint and the reason."""
+        with self._lock:
+            try:
+                return self.replies()
+            except Exception as err:  # zenoh raises ZError
+                self.close_locked()
+                raise InputError(f"bridge not reachable at {self.target.endpoint}: "
+                                 f"{_reason(err)}") from None
 
     def status(self) -> BridgeStatus:
         with self._lock:

@@ -137,15 +137,12 @@ def test_ros_talkers_reach_exactly_the_members_the_policy_allows(two_teams):
 def test_zenoh_bridges_follow_the_policy_too(two_teams):
     """zenoh-bridge on every member, each dialling every other one: the bridges' keys carry no
     DDS domain, so only the policy keeps team lab's topics from team lab2's robots."""
-    from overlay_bringup.components import zenoh_plugin_dir
     from overlay_bringup.discovery.model import BridgePolicy
     from overlay_lab import proc
     from overlay_lab.ros_demo import zenoh_bridges
-    from overlay_testing import skip_or_fail
+    from overlay_testing import zenoh_preconditions
 
-    zenohd = find_component("zenohd")
-    if zenohd is None or zenoh_plugin_dir(zenohd) is None:
-        skip_or_fail("zenohd and its ros2dds plugin are not built (tools/build_zenoh.sh)")
+    zenoh_preconditions()
     state, policy = two_teams
     listeners = ["r2", "r3", LAPTOP]
     envs, bridges = zenoh_bridges(state, ("r1", *listeners), 35, BridgePolicy())

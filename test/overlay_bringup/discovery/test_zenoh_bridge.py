@@ -8,14 +8,14 @@ import time
 
 import pytest
 
-from overlay_bringup.components import find_component, zenoh_mismatch, zenoh_plugin_dir
+from overlay_bringup.components import find_component, zenoh_mismatch
 from overlay_bringup.discovery import DiscoveryRequest, generate
 from overlay_bringup.discovery.files import read_env, write_config
 from overlay_bringup.discovery.model import BridgePolicy
 from overlay_bringup.discovery.policy_file import load_policy
 from overlay_bringup.discovery.zenoh_bridge import BRIDGE_CONFIG_FILE, BRIDGE_CYCLONE_FILE
 from overlay_monitor.errors import InputError
-from overlay_testing import skip_or_fail
+from overlay_testing import skip_or_fail, zenoh_preconditions
 
 ME, PEERS = "100.64.0.1", ("100.64.0.1", "100.64.0.2", "100.64.0.3")
 
@@ -118,13 +118,13 @@ def _dry_start(tmp_path, config):
 
 
 def test_the_generated_configuration_loads_in_the_real_zenohd(tmp_path):
-    zenohd = find_component("zenohd")
-    if zenohd is None or zenoh_plugin_dir(zenohd) is None or os.geteuid() != 0:
-        skip_or_fail("needs root and zenohd with its ros2dds plugin (tools/build_zenoh.sh)")
+    if os.geteuid() != 0:
+        skip_or_fail("the dry start needs root")
+    _, plugins = zenoh_preconditions()
     policy = BridgePolicy(rule="allow", topics=("/chatter",), max_rates=(("/chatter", 5.0),),
                           namespace="/r1")
     config, _ = _config(policy, peers=("127.0.0.1", "127.0.0.2"), me="127.0.0.1",
-                        plugin_dir=str(zenoh_plugin_dir(zenohd)))
+                        plugin_dir=str(plugins))
     log = _dry_start(tmp_path / "good", config)
     assert "ROS2 plugin Config" in log and "namespace: \"/r1\"" in log, log[-2000:]
     assert "rror" not in log.split("ROS2 plugin Config")[0], log[-2000:]

@@ -8,13 +8,12 @@ import time
 
 import pytest
 
-from overlay_bringup.components import find_component, zenoh_plugin_dir
 from overlay_bringup.discovery.model import BridgePolicy
 from overlay_lab import proc
 from overlay_lab.ros_demo import chatter_argv, last_json_line, zenoh_bridges
 from overlay_lab.runner import lab_down, lab_up, robot_exec_argv
 from overlay_lab.topology import plan_lab
-from overlay_testing import lab_prefix, real_components_preconditions, skip_or_fail
+from overlay_testing import lab_prefix, real_components_preconditions, zenoh_preconditions
 
 pytestmark = [pytest.mark.lab, pytest.mark.real, pytest.mark.slow]
 PREFIX = lab_prefix("ozb")
@@ -26,9 +25,7 @@ DDS = "udp portrange 7400-65000 and not port 41641 and not port 3478"
 @pytest.fixture(scope="module")
 def bridged():
     real_components_preconditions()
-    zenohd = find_component("zenohd")
-    if zenohd is None or zenoh_plugin_dir(zenohd) is None:
-        skip_or_fail("zenohd and its ros2dds plugin are not built (tools/build_zenoh.sh)")
+    zenoh_preconditions()
     state = lab_up(plan_lab(2, PREFIX, overlay="tailscale", campus="open")).state
     policy = BridgePolicy(rule="allow", topics=("/allowed", "/unused"))
     envs, bridges = zenoh_bridges(state, ("r1", "r2"), DOMAIN, policy)

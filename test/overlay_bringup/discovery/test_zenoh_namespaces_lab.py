@@ -4,13 +4,12 @@ namespace (r3, as an operator's laptop) hears each robot apart, under /r1 and /r
 two bridges that both have a namespace do not route to each other (each prefixes its own)."""
 import pytest
 
-from overlay_bringup.components import find_component, zenoh_plugin_dir
 from overlay_bringup.discovery.model import BridgePolicy
 from overlay_lab import proc
 from overlay_lab.ros_demo import chatter_argv, last_json_line, zenoh_bridges
 from overlay_lab.runner import lab_down, lab_up
 from overlay_lab.topology import plan_lab
-from overlay_testing import lab_prefix, real_components_preconditions, skip_or_fail
+from overlay_testing import lab_prefix, real_components_preconditions, zenoh_preconditions
 
 pytestmark = [pytest.mark.lab, pytest.mark.real, pytest.mark.slow]
 PREFIX = lab_prefix("ozn")
@@ -20,9 +19,7 @@ RATES = {"r1": 10.0, "r2": 4.0}
 @pytest.fixture(scope="module")
 def namespaced():
     real_components_preconditions()
-    zenohd = find_component("zenohd")
-    if zenohd is None or zenoh_plugin_dir(zenohd) is None:
-        skip_or_fail("zenohd and its ros2dds plugin are not built (tools/build_zenoh.sh)")
+    zenoh_preconditions()
     state = lab_up(plan_lab(3, PREFIX, overlay="tailscale", campus="open")).state
     envs, bridges = {}, []
     try:

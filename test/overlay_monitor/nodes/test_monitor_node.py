@@ -142,20 +142,17 @@ def test_monitor_node_watches_the_zenoh_bridge(tmp_path, ros_env):
     diagnostics (up, a listed topic with no route), and a bridge that dies is an ERROR."""
     import json
 
-    from overlay_bringup.components import find_component, zenoh_plugin_dir
     from overlay_bringup.discovery.files import environment, read_env, write_config
     from overlay_bringup.discovery.model import BridgePolicy, DiscoveryRequest
     from overlay_bringup.discovery.modes import generate
     from overlay_bringup.discovery.zenoh_bridge import BRIDGE_CONFIG_FILE, BRIDGE_ENV
-    from overlay_testing import free_port_pair
+    from overlay_testing import free_port_pair, zenoh_preconditions
 
-    zenohd = find_component("zenohd")
-    if zenohd is None or zenoh_plugin_dir(zenohd) is None:
-        skip_or_fail("zenohd and its ros2dds plugin are not built (tools/build_zenoh.sh)")
+    zenohd, plugins = zenoh_preconditions()
     config = generate(DiscoveryRequest(
         "zenoh-bridge", "127.0.0.1", ("127.0.0.1",), domain_id=int(ros_env["ROS_DOMAIN_ID"]),
         bridge=BridgePolicy(rule="allow", topics=("/chatter", "/missing")),
-        bridge_plugin_dir=str(zenoh_plugin_dir(zenohd))))
+        bridge_plugin_dir=str(plugins)))
     port = free_port_pair()
     bridge_json = json.loads(config.files[BRIDGE_CONFIG_FILE])
     bridge_json["listen"]["endpoints"] = [f"tcp/127.0.0.1:{port}"]

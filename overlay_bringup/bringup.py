@@ -20,7 +20,14 @@ from .discovery.live import peer_addresses, self_address
 from .discovery.model import BridgePolicy
 from .discovery.policy_file import load_policy
 from .join.plan import JoinRequest
-from .join.runner import default_result_path, ensure_guard_route, join, write_result
+from .join.proxy import DEFAULT_ENV_FILE, DEFAULT_RESTART
+from .join.runner import (
+    ProxySetting,
+    default_result_path,
+    ensure_guard_route,
+    join,
+    write_result,
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,9 @@ class BringupOptions:
     relay_server_port: int = 0      # after joining, serve as a peer relay on this UDP port
     bridge_policy_file: str = ""    # zenoh-bridge: the team's bridge.json (from its bundle)
     bridge_plugin_dir: str = ""     # zenoh-bridge: where the ros2dds plugin is
+    proxy: str = ""                 # a web proxy for tailscaled ("none": remove; "": leave)
+    proxy_env_file: str = DEFAULT_ENV_FILE
+    tailscaled_restart: str = DEFAULT_RESTART
 
 
 @dataclass
@@ -62,14 +72,21 @@ def bring_up(options: BringupOptions) -> BringupPlan:
         join_request = JoinRequest(options.login_server, options.auth_key_file,
                                    options.robot_name or socket.gethostname(), options.tags,
                                    relay_server_port=options.relay_server_port)
-        result = join(join_request, options.socket_path, options.tailscale, options.ca_file or None)
+        proxy = (ProxySetting(options.proxy, options.proxy_env_file, options.tailscaled_restart)
+                 if options.proxy else None)
+        result = join(join_request, options.socket_path, options.tailscale, options.ca_file or None,
+                      proxy=proxy)
         result.guard_route = guard_note = (ensure_guard_route() if options.guard_route
                                            else "guard route not asked (guard_route:=false)")
+        if result.proxy:
+            guard_note += f"; {result.proxy}"
         if result.relay_server_port:
             guard_note += f"; serving as a peer relay on UDP port {result.relay_server_port}"
         write_result(result, default_result_path())
         snapshot = result.snapshot
         joined = "already joined" if result.action.value == "nothing" else "joined"
+    elif options.proxy:
+        raise InputError("proxy needs login_server (the proxy is set while joining)")
     elif options.relay_server_port:
         raise InputError("relay_server_port needs login_server (the relay joins with its own "
                          "bundle)")

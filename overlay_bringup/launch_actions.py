@@ -26,6 +26,7 @@ from .components import ZENOH_STAMP, require_components, zenoh_mismatch, zenoh_p
 from .discovery.files import read_env
 from .discovery.modes import MODE_NAMES
 from .discovery.zenoh_bridge import BRIDGE_CONFIG_FILE, BRIDGE_ENV
+from .join.proxy import DEFAULT_ENV_FILE, DEFAULT_RESTART
 
 #: name -> (default, description, choices) of every argument the launch files declare
 ARGUMENTS: dict[str, tuple[str, str, list[str] | None]] = {
@@ -58,6 +59,12 @@ ARGUMENTS: dict[str, tuple[str, str, list[str] | None]] = {
                     ["true", "false"]),
     "bridge_policy": ("", "discovery_mode zenoh-bridge: the team's bridge.json (what crosses "
                           "the overlay; from its bundle); empty: every topic crosses", None),
+    "proxy": ("", "a web-proxy-only campus: http://HOST:PORT of the proxy tailscaled must use "
+                  "(written to proxy_env_file, tailscaled restarted when it changed); 'none' "
+                  "removes it; empty: leave it as it is", None),
+    "proxy_env_file": (DEFAULT_ENV_FILE, "tailscaled's environment file, for proxy", None),
+    "tailscaled_restart": (DEFAULT_RESTART, "how tailscaled is restarted after proxy changed",
+                           None),
     "relay_server_port": ("0", "after joining, serve as a peer relay on this UDP port "
                                "(1024..65535; 0: not a relay). Only for a member enrolled with "
                                "a relay's bundle (Tailscale >= 1.86)", None),
@@ -110,6 +117,8 @@ def options_from(context: LaunchContext) -> BringupOptions:
         interface=get("interface", "tailscale0"), discovery_dir=get("discovery_dir"),
         guard_route=truthy(get("guard_route", "true")),
         relay_server_port=_port(get("relay_server_port", "0")),
+        proxy=get("proxy"), proxy_env_file=get("proxy_env_file", DEFAULT_ENV_FILE),
+        tailscaled_restart=get("tailscaled_restart", DEFAULT_RESTART),
         ros_distro=os.environ.get("ROS_DISTRO", "jazzy"),
         bridge_policy_file=get("bridge_policy"), bridge_plugin_dir=_plugin_dir(
             get("discovery_mode", "fastdds-peers")))

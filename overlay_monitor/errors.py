@@ -25,6 +25,7 @@ EXIT_CODES: dict[int, tuple[str, str]] = {
     15: ("JoinTimeout", "tailscale did not reach Running in time"),
     16: ("NotOperator", "this user may not control tailscaled (run one command as root once)"),
     17: ("NodeKeyExpired", "the server keeps this machine's node with an expired key: release it"),
+    18: ("ProxyUnreachable", "the web proxy is down, refused the CONNECT, or is no proxy"),
 }
 
 
@@ -121,3 +122,7 @@ class NotOperator(JoinError):
 
 class NodeKeyExpired(JoinError):
     exit_code = _code("NodeKeyExpired")
+
+
+class ProxyUnreachable(JoinError):
+    exit_code = _code("ProxyUnreachable")

@@ -127,3 +127,36 @@ def install_fake_tailscale_cli(bin_dir: Path) -> Path:
                        f"{REPO / 'test' / 'standins' / 'fake_tailscale_cli.py'} \"$@\"\n")
     wrapper.chmod(0o755)
     return wrapper
+
+
+class Tinyproxy:
+    """The real tinyproxy on loopback (a campus web proxy): ``url``, its ``log`` and how many
+    CONNECT requests it has logged. ``connect_ports``: the only ports it lets CONNECT reach
+    (() allows every port)."""
+
+    def __init__(self, folder: Path, connect_ports: tuple[int, ...] = ()) -> None:
+        import time
+
+        if shutil.which("tinyproxy") is None:
+            skip_or_fail("tinyproxy is not installed (tools/setup.sh installs it)")
+        self.port = free_port_pair()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / "tinyproxy.log"
+        config = folder / "tinyproxy.conf"
+        config.write_text(f"Port {self.port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 60\n"
+                          + "".join(f"ConnectPort {p}\n" for p in connect_ports)
+                          + f"LogLevel Info\nLogFile \"{self.log}\"\n")
+        self.process = subprocess.Popen(["tinyproxy", "-d", "-c", str(config)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while "listening on fd" not in (self.log.read_text() if self.log.exists() else ""):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"tinyproxy did not start: {self.log.read_text()[-500:]}")
+            time.sleep(0.05)
+
+    def connects(self) -> int:
+        return self.log.read_text().count("): CONNECT ")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)

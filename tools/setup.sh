@@ -16,7 +16,7 @@ say() { printf 'setup: %s\n' "$*"; }
 apt_packages=(python3-venv cmake g++ wireguard-go wireguard-tools iperf3 iproute2 iputils-ping
   tcpdump nftables libxml2-utils procps psmisc ros-core python3-rospy prometheus curl faketime
   python3-python-qt-binding python3-pyqt5 python3-rich python3-pytest
-  mmdebstrap systemd-container openssh-client libclang-dev)
+  mmdebstrap systemd-container openssh-client libclang-dev tinyproxy)
 if [ "${OVERLAY_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${apt_packages[@]}"; do

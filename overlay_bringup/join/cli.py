@@ -10,12 +10,21 @@ from overlay_monitor.backends.base import DEFAULT_SOCKET
 from overlay_monitor.cli_support import run_cli
 
 from .plan import JoinRequest
-from .runner import default_result_path, ensure_guard_route, install_ca, join, write_result
+from .proxy import DEFAULT_ENV_FILE, DEFAULT_RESTART
+from .runner import (
+    ProxySetting,
+    default_result_path,
+    ensure_guard_route,
+    install_ca,
+    join,
+    write_result,
+)
 
 EXAMPLES = """examples:
   sudo overlay-join --login-server https://headscale.lab.example.edu \\
       --auth-key-file /etc/overlay_bringup/auth.key --hostname robot1 --tags tag:team-a \\
       --ca-file /etc/overlay_bringup/ca.crt --install-ca
+  sudo overlay-join ... --proxy http://proxy.campus.example:3128   # a web-proxy-only campus
 The key file must be readable by its owner only (chmod 600); the key never appears on a
 command line: tailscale reads it with --auth-key file:PATH.
 """
@@ -44,6 +53,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--operator", default="", metavar="USER",
                         help="make USER tailscaled's operator (the ROS user: it may then run "
                              "tailscale up/set, and robot.launch.py, without sudo)")
+    parser.add_argument("--proxy", default=None, metavar="URL",
+                        help="reach the server through this web proxy (http://HOST:PORT; 'none' "
+                             "removes it): checks a CONNECT through it, writes HTTPS_PROXY to "
+                             "--proxy-env-file and restarts tailscaled when its environment "
+                             "differs")
+    parser.add_argument("--proxy-env-file", default=DEFAULT_ENV_FILE, metavar="PATH",
+                        help=f"tailscaled's environment file (default {DEFAULT_ENV_FILE})")
+    parser.add_argument("--restart-command", default=DEFAULT_RESTART, metavar="CMD",
+                        help=f"how tailscaled is restarted to read it (default "
+                             f"'{DEFAULT_RESTART}')")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--no-guard-route", action="store_true",
                         help="do not install the guard route 'unreachable 100.64.0.0/10 metric "
@@ -63,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
                           tags=tuple(t.strip() for t in args.tags.split(",") if t.strip()),
                           accept_dns=args.accept_dns == "true", timeout_s=args.timeout,
                           relay_server_port=args.relay_server_port, operator=args.operator)
-    result = join(request, args.socket, args.tailscale, args.ca_file)
+    proxy = (None if args.proxy is None else
+             ProxySetting(args.proxy, args.proxy_env_file, args.restart_command))
+    result = join(request, args.socket, args.tailscale, args.ca_file, proxy=proxy)
     result.guard_route = "not asked (--no-guard-route)" if args.no_guard_route \
         else ensure_guard_route()
     path = write_result(result, args.out or default_result_path())
@@ -76,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
               f"{', '.join(me.overlay_ips) if me else ''} ({me.dns_name if me else ''}); "
               f"{len(result.snapshot.peers)} peer(s); wrote {path}")
         print(result.guard_route)
+        if result.proxy:
+            print(result.proxy)
         if result.relay_server_port:
             print(f"serving as a peer relay on UDP port {result.relay_server_port}")
         if result.operator:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import shlex
 import shutil
 import socket
 import ssl
@@ -26,6 +27,7 @@ from overlay_monitor.errors import (
     JoinTimeout,
     KeyRejected,
     NotOperator,
+    ProxyUnreachable,
     ServerNotTrusted,
     ServerUnreachable,
     WaitingForApproval,
@@ -55,8 +57,30 @@ from .plan import (
     up_argv,
     validate,
 )
+from .proxy import (
+    DEFAULT_ENV_FILE,
+    DEFAULT_RESTART,
+    NO_PROXY,
+    environ_values,
+    has_credentials,
+    plan_proxy,
+    proxy_of,
+    redact,
+    validate_proxy_url,
+)
 
 SYSTEM_CA_DIR = Path("/usr/local/share/ca-certificates")
+#: how long a restarted tailscaled may take to answer on its LocalAPI again
+RESTART_WAIT_S = 30.0
+
+
+@dataclass(frozen=True)
+class ProxySetting:
+    """Where tailscaled's proxy is written and how tailscaled is restarted to read it."""
+
+    url: str                                  # http://HOST:PORT, or "none" to remove it
+    env_file: str = DEFAULT_ENV_FILE
+    restart_command: str = DEFAULT_RESTART
 
 
 @dataclass
@@ -68,18 +92,21 @@ class JoinResult:
     relay_changed: bool = False
     operator: str = ""
     operator_changed: bool = False
+    #: what was done about tailscaled's web proxy ('' when --proxy was not given)
+    proxy: str = ""
+    proxy_changed: bool = False
 
     @property
     def changed(self) -> bool:
         """Whether this run changed anything (tailscale up, a setting, the guard route)."""
         return (self.action.value != "nothing" or self.relay_changed or self.operator_changed
-                or self.guard_route.startswith("installed"))
+                or self.proxy_changed or self.guard_route.startswith("installed"))
 
     def to_json(self) -> dict[str, object]:
         data = snapshot_to_json(self.snapshot)
         return {"action": self.action.value, "changed": self.changed,
                 "guard_route": self.guard_route, "relay_server_port": self.relay_server_port,
-                "operator": self.operator, **data}
+                "operator": self.operator, "proxy": self.proxy, **data}
 
 
 def check_key_file(path: str) -> None:
@@ -104,15 +131,26 @@ def install_ca(ca_file: str, name: str = "overlay-bringup-fleet") -> Path:
     return target
 
 
-def check_server(url: str, ca_file: str | None, timeout_s: float = 10.0) -> None:
-    """The coordination server answers over HTTPS with a certificate we trust. A certificate
-    refused for its dates is named with this machine's clock; a name that does not resolve as a
-    DNS problem."""
+def check_server(url: str, ca_file: str | None, timeout_s: float = 10.0,
+                 proxy: str = "") -> None:
+    """The coordination server answers over HTTPS with a certificate we trust (through the web
+    proxy ``proxy``, with CONNECT, as tailscaled will reach it). A certificate refused for its
+    dates is named with this machine's clock; a name that does not resolve as a DNS problem; a
+    proxy that is down, refuses the CONNECT or is no proxy as a proxy problem."""
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
     try:
-        httpx.get(url.rstrip("/") + "/health", verify=verify, timeout=timeout_s)
+        httpx.get(url.rstrip("/") + "/health", verify=verify, timeout=timeout_s,
+                  proxy=proxy or None)
+    except httpx.ProxyError as err:
+        raise ProxyUnreachable(f"the web proxy {redact(proxy)} refused to CONNECT to "
+                               f"{_host_port(url)} ({err}): ask the network's administrators "
+                               "whether it allows HTTPS to that server") from None
     except httpx.ConnectError as err:
         cause = _root_cause(err)
+        if proxy and not isinstance(cause, ssl.SSLError):
+            raise ProxyUnreachable(f"the web proxy {redact(proxy)} cannot be reached ({err}): "
+                                   "check that it runs and the --proxy URL (host and "
+                                   "port)") from None
         if getattr(cause, "verify_code", None) in (X509_NOT_YET_VALID, X509_EXPIRED):
             problem = _certificate_dates(url, timeout_s)
             if problem:
@@ -125,8 +163,23 @@ def check_server(url: str, ca_file: str | None, timeout_s: float = 10.0) -> None
             raise ServerUnreachable(f"{url}: the name {host!r} does not resolve on this machine "
                                     f"({err}): check DNS (/etc/resolv.conf) or /etc/hosts") from None
         raise ServerUnreachable(f"{url}: cannot connect ({err})") from None
+    except httpx.ConnectTimeout:
+        if proxy:
+            raise ProxyUnreachable(f"the web proxy {redact(proxy)} did not answer within "
+                                   f"{timeout_s:g} s: check the --proxy URL") from None
+        raise ServerUnreachable(f"{url}: no answer within {timeout_s:g} s") from None
     except httpx.TimeoutException:
         raise ServerUnreachable(f"{url}: no answer within {timeout_s:g} s") from None
+    except (httpx.RemoteProtocolError, httpx.ReadError) as err:
+        if not proxy:
+            raise ServerUnreachable(f"{url}: the connection failed ({err})") from None
+        raise ProxyUnreachable(f"{redact(proxy)} did not answer as a web proxy ({err}): check "
+                               "the --proxy URL (host and port of an HTTP proxy)") from None
+
+
+def _host_port(url: str) -> str:
+    parsed = httpx.URL(url)
+    return f"{parsed.host}:{parsed.port or 443}"
 
 
 def _root_cause(err: BaseException) -> BaseException:
@@ -153,12 +206,105 @@ def _certificate_dates(url: str, timeout_s: float) -> str:
                          cert.not_valid_after_utc)
 
 
+def tailscaled_environment(proc_root: Path = Path("/proc")) -> dict[str, str] | None:
+    """The environment of the tailscaled running in this machine's network namespace (None
+    when none can be read: not running, or another user's)."""
+    try:
+        own = os.readlink(proc_root / "self" / "ns" / "net")
+    except OSError:
+        own = ""
+    for entry in proc_root.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "tailscaled":
+                continue
+            if own and os.readlink(entry / "ns" / "net") != own:
+                continue
+            return environ_values((entry / "environ").read_bytes())
+        except OSError:
+            continue
+    return None
+
+
+def ensure_proxy(setting: ProxySetting, socket_path: str) -> tuple[str, bool]:
+    """Make tailscaled use ``setting.url`` (``none``: no proxy): write the env file when it
+    says otherwise, restart tailscaled when the running one has another proxy, and check that
+    the restarted one has it. What was done, and whether anything changed."""
+    env_file = Path(setting.env_file)
+    try:
+        text = env_file.read_text() if env_file.exists() else ""
+    except OSError as err:
+        raise JoinError(f"cannot read {env_file} ({err.strerror}): run overlay-join as root") \
+            from None
+    plan = plan_proxy(setting.url, text, tailscaled_environment())
+    shown = "no proxy" if setting.url == NO_PROXY else f"proxy {redact(setting.url)}"
+    done = []
+    if plan.new_text is not None:
+        private = has_credentials(setting.url)
+        mode = 0o600 if private else (env_file.stat().st_mode & 0o777 if env_file.exists()
+                                      else 0o644)
+        write_atomic(env_file, plan.new_text, mode)
+        done.append(f"wrote {shown} to {env_file}")
+    if plan.restart:
+        argv = shlex.split(setting.restart_command)
+        restarted = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        if restarted.returncode != 0:
+            raise JoinError(f"restarting tailscaled with '{setting.restart_command}' failed: "
+                            f"{(restarted.stderr or restarted.stdout).strip()[-300:]}")
+        _wait_for_localapi(socket_path)
+        running = tailscaled_environment()
+        want = "" if setting.url == NO_PROXY else setting.url
+        if running is not None and proxy_of(running) != want:
+            raise JoinError(f"tailscaled was restarted but runs with "
+                            f"{redact(proxy_of(running)) or 'no proxy'} instead of the {shown}: "
+                            f"its service must read {env_file} (systemd: EnvironmentFile=)")
+        done.append(f"restarted tailscaled ('{setting.restart_command}')")
+    if not done:
+        return f"tailscaled already uses {shown}", False
+    return "; ".join(done), True
+
+
+#: a restarted tailscaled has settled when its state is one of these
+_SETTLED = ("Running", "NeedsLogin", "NeedsMachineAuth", "Stopped")
+
+
+def _wait_for_localapi(socket_path: str, wait_s: float = RESTART_WAIT_S) -> None:
+    """Wait until a restarted tailscaled answers and has settled (it reconnects to the server
+    with its saved state); it may still be Starting after ``wait_s``: joining then goes on."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with LocalAPIClient(socket_path) as client:
+                if client.snapshot().backend_state in _SETTLED:
+                    return
+        except BackendUnavailable as err:
+            if time.monotonic() > deadline:
+                raise JoinError(f"tailscaled did not answer within {wait_s:g} s after its "
+                                f"restart: {err}") from None
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.2)
+
+
 def join(request: JoinRequest, socket_path: str, tailscale: str = "tailscale",
          ca_file: str | None = None, check_server_first: bool = True,
-         poll_s: float = 0.2) -> JoinResult:
+         poll_s: float = 0.2, proxy: ProxySetting | None = None) -> JoinResult:
     """Join (or find this machine already joined), then serve as a peer relay when the request
-    names a port."""
-    result = _join_tailnet(request, socket_path, tailscale, ca_file, check_server_first, poll_s)
+    names a port. With ``proxy``, first check that the server answers through it, then make
+    tailscaled use it (see ``ensure_proxy``)."""
+    proxy_note, proxy_changed = "", False
+    if proxy is not None:
+        problems = validate(request) + validate_proxy_url(proxy.url)
+        if problems:
+            raise InputError("; ".join(problems))
+        if check_server_first and proxy.url != NO_PROXY:
+            check_server(request.login_server, ca_file, proxy=proxy.url)
+        proxy_note, proxy_changed = ensure_proxy(proxy, socket_path)
+    result = _join_tailnet(request, socket_path, tailscale, ca_file,
+                           check_server_first and (proxy is None or proxy.url == NO_PROXY),
+                           poll_s)
+    result.proxy, result.proxy_changed = proxy_note, proxy_changed
     if request.relay_server_port:
         result.relay_changed = ensure_relay_server(request.relay_server_port, socket_path,
                                                    tailscale)

@@ -27,9 +27,11 @@ from .runner import (
     lab_status,
     lab_up,
     require_state,
+    restart_tailscaled,
     roam,
     robot_exec_argv,
     set_peer_relay,
+    set_proxy,
     set_server,
     start_lab_prometheus,
     switch_campus,
@@ -93,7 +95,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="tailscale overlay: open lets UDP between robots through (direct "
                             "paths); restrictive passes only the server's HTTPS and STUN, so "
                             "every pair is DERP-relayed (default); tcp443 drops every UDP "
-                            "packet: only TCP 443 to the server passes (DERP over HTTPS)")
+                            "packet: only TCP 443 to the server passes (DERP over HTTPS); proxy: "
+                            "robots reach only a web proxy (the real tinyproxy, on 198.19.3.2:"
+                            "3128), which reaches the server's 443")
         p.add_argument("--peer-relay", action="store_true",
                        help="tailscale overlay: add a peer relay host (dmz) that robots reach on "
                             "one UDP port only; robots still cannot reach each other")
@@ -118,8 +122,8 @@ def _parser() -> argparse.ArgumentParser:
         "prometheus", help="tailscale lab: the server joins the overlay with the monitoring tag "
                            "and runs the real Prometheus, scraping every robot's exporter"))
     campus = with_prefix(sub.add_parser(
-        "campus", help="switch a running tailscale lab's campus network: open, restrictive or "
-                       "tcp443"))
+        "campus", help="switch a running tailscale lab's campus network: open, restrictive, "
+                       "tcp443, or proxy (a lab built with --campus proxy)"))
     campus.add_argument("mode", choices=CAMPUS_MODES)
     paths = sub.add_parser(
         "paths", help="the three-path experiment: direct, peer relay and DERP, each against the "
@@ -142,6 +146,13 @@ def _parser() -> argparse.ArgumentParser:
     roam_parser.add_argument("robot", help="robot name, e.g. r2")
     roam_parser.add_argument("--subnet", action="store_true",
                              help="move it to another campus subnet (198.18.<i> <-> 198.18.<100+i>)")
+    web = with_prefix(sub.add_parser(
+        "proxy", help="proxy campus: stop the campus web proxy (it is down) or start it again"))
+    web.add_argument("state", choices=("up", "down"))
+    restart = with_prefix(sub.add_parser(
+        "restart-tailscaled", help="tailscale lab: restart a robot's tailscaled (as 'systemctl "
+                                   "restart tailscaled' does), with its environment file"))
+    restart.add_argument("robot", help="robot name, e.g. r2")
     server = with_prefix(sub.add_parser(
         "server", help="stop a tailscale lab's headscale (an outage) or start it again"))
     server.add_argument("state", choices=("up", "down"))
@@ -276,6 +287,18 @@ def _server(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _proxy(args: argparse.Namespace, console: Console) -> int:
+    set_proxy(args.prefix, args.state == "up")
+    console.print(f"lab {args.prefix!r}: web proxy {args.state}")
+    return 0
+
+
+def _restart_tailscaled(args: argparse.Namespace, console: Console) -> int:
+    restart_tailscaled(args.prefix, args.robot)
+    console.print(f"lab {args.prefix!r}: {args.robot}'s tailscaled restarted", highlight=False)
+    return 0
+
+
 def _peer_relay(args: argparse.Namespace, console: Console) -> int:
     set_peer_relay(args.prefix, args.state == "up")
     console.print(f"lab {args.prefix!r}: peer relay {args.state}")
@@ -349,6 +372,7 @@ def _retire_robot(args: argparse.Namespace, console: Console) -> int:
 VERBS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "up": _up, "status": _status, "exec": _exec, "down": _down, "prometheus": _prometheus,
     "campus": _campus, "paths": _paths, "server": _server, "peer-relay": _peer_relay,
+    "restart-tailscaled": _restart_tailscaled, "proxy": _proxy,
     "roam": _roam, "provision": _provision, "reboot": _reboot, "ssh": _ssh,
     "add-robot": _add_robot, "retire-robot": _retire_robot,
     "demo": _demo,

@@ -17,6 +17,9 @@ from .topology import (
     OVERLAY_TRAITS,
     PEER_RELAY_IP,
     PEER_RELAY_PORT,
+    PROXY_CAMPUS,
+    PROXY_IP,
+    PROXY_PORT,
     SERVER_IP,
     UNDERLAY_DDS_PORTS,
     UNDERLAY_TEST_PORTS,
@@ -74,17 +77,30 @@ def _members(plan: LabPlan) -> str:
     return f"{{ {ROBOT_SUBNETS}, {PEER_RELAY_IP} }}" if plan.peer_relay else ROBOT_SUBNETS
 
 
+def _tcp_both_ways(source: str, target: str, port: int) -> list[str]:
+    return [f"ip saddr {source} ip daddr {target} tcp dport {port} accept",
+            f"ip saddr {target} tcp sport {port} ip daddr {source} accept"]
+
+
 def campus_rules(plan: LabPlan, campus: str) -> list[str]:
-    """The campus chain: every UDP the campus lets through. ``restrictive`` (the seed study's
-    campus): STUN to the server (and the peer relay's port, the library robot's STUN to its
-    DERP); ``open``: also UDP between robots, so pairs go direct; ``tcp443``: no UDP at all,
-    only the TCP 443 of the forward chain (DERP over HTTPS is the only path)."""
+    """The campus chain: what the campus lets the robots reach. Every campus but ``proxy``
+    lets them reach the server's TCP 443 (control plane and DERP). ``restrictive`` (the seed
+    study's campus): also STUN to the server (and the peer relay's port, the library robot's
+    STUN to its DERP); ``open``: also UDP between robots, so pairs go direct; ``tcp443``: no
+    UDP at all (DERP over HTTPS is the only path); ``proxy``: nothing but the web proxy's port
+    (the proxy host reaches the server, in the forward chain)."""
     _check_campus(campus)
+    if campus == PROXY_CAMPUS:
+        if not plan.has_proxy:
+            raise InputError("this lab has no web proxy host: build it with "
+                             "'overlay-lab up --overlay tailscale --campus proxy'")
+        return _tcp_both_ways(ROBOT_SUBNETS, PROXY_IP, PROXY_PORT)
+    rules = _tcp_both_ways(ROBOT_SUBNETS, SERVER_IP, 443)
     if campus == "tcp443":
-        return []
+        return rules
     robots, library = ROBOT_SUBNETS, plan.library_robots
     stun_from = _members(plan)
-    rules = []
+    library_rules = []
     if library:
         # the library robots' STUN reaches only the library's DERP: they home there
         senders = [r.underlay_subnet for r in plan.robots if r not in library]
@@ -92,10 +108,10 @@ def campus_rules(plan: LabPlan, campus: str) -> list[str]:
         stun_from = f"{{ {', '.join(senders)} }}"
         readers = (library[0].underlay_ip if len(library) == 1
                    else f"{{ {', '.join(r.underlay_ip for r in library)} }}")
-        rules += [f"ip saddr {readers} ip daddr {DERP_REGION_IP} udp dport 3478 accept",
-                  f"ip saddr {DERP_REGION_IP} udp sport 3478 ip daddr {readers} accept"]
-    rules = [f"ip saddr {stun_from} ip daddr {SERVER_IP} udp dport 3478 accept",
-             f"ip saddr {SERVER_IP} udp sport 3478 ip daddr {stun_from} accept", *rules]
+        library_rules = [f"ip saddr {readers} ip daddr {DERP_REGION_IP} udp dport 3478 accept",
+                         f"ip saddr {DERP_REGION_IP} udp sport 3478 ip daddr {readers} accept"]
+    rules += [f"ip saddr {stun_from} ip daddr {SERVER_IP} udp dport 3478 accept",
+              f"ip saddr {SERVER_IP} udp sport 3478 ip daddr {stun_from} accept", *library_rules]
     if plan.peer_relay:
         rules += [f"ip saddr {robots} ip daddr {PEER_RELAY_IP} udp dport {PEER_RELAY_PORT} accept",
                   f"ip saddr {PEER_RELAY_IP} udp sport {PEER_RELAY_PORT} ip daddr {robots} accept"]
@@ -116,15 +132,18 @@ def _controller_rules(plan: LabPlan) -> str:
 def campus_ruleset(plan: LabPlan, campus: str) -> str:
     """The router of a tailscale lab: a campus network.
 
-    Always (forward chain): robots reach the server's HTTPS port (control plane and DERP, TCP),
-    and with a second DERP region its HTTPS too, nothing else of them. The campus chain
-    (``campus_rules``) holds every UDP rule, so switching a running lab's campus
-    (``campus_chain_rules``) can also block all UDP. Rules match addresses and ports both ways,
-    without connection tracking, so a switch takes effect on flows that already exist.
+    Always (forward chain): the peer relay and the web proxy hosts reach the server's HTTPS
+    port; with a second DERP region, robots reach its HTTPS too. The campus chain
+    (``campus_rules``) holds what robots may reach, so switching a running lab's campus
+    (``campus_chain_rules``) can block all UDP, or everything but the proxy. Rules match
+    addresses and ports both ways, without connection tracking, so a switch takes effect on
+    flows that already exist.
     """
     _check_campus(campus)
     loss = "\n".join(f"    {rule}" for rule in _loss_rules(plan.robots))
-    members = _members(plan)
+    hosts = [PEER_RELAY_IP] * plan.peer_relay + [PROXY_IP] * plan.has_proxy
+    to_server = "".join(f"    {rule}\n" for host in hosts
+                        for rule in _tcp_both_ways(host, SERVER_IP, 443))
     derp = ""
     if plan.library_robot is not None:  # everyone reaches the library's DERP over TLS
         derp = (f"    ip saddr {ROBOT_SUBNETS} ip daddr {DERP_REGION_IP} tcp dport 443 accept\n"
@@ -141,9 +160,7 @@ table inet overlay_lab {{
   chain forward {{
     type filter hook forward priority filter; policy drop;
     jump underlay_loss
-    ip saddr {members} ip daddr {SERVER_IP} tcp dport 443 accept
-    ip saddr {SERVER_IP} tcp sport 443 ip daddr {members} accept
-{derp}{_controller_rules(plan)}    jump campus
+{to_server}{derp}{_controller_rules(plan)}    jump campus
 {_underlay_test_rules(plan, stateless=True)}  }}
   chain input {{
     type filter hook input priority filter; policy drop;

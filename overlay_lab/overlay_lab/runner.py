@@ -31,11 +31,13 @@ from .services import (
     start_headscale,
     start_peer_relay,
     start_prometheus,
+    start_proxy,
 )
 from .state import (
     HEADSCALE,
     PEER_RELAY,
     PROMETHEUS,
+    PROXY,
     LabState,
     TailscaleRobot,
     lab_dir,
@@ -47,6 +49,7 @@ from .topology import (
     CAMPUS_MODES,
     OVERLAY_TRAITS,
     PEER_RELAY_NAME,
+    PROXY_CAMPUS,
     LabPlan,
     Overlay,
     RobotPlan,
@@ -63,7 +66,7 @@ OVERLAY_TOOLS: dict[Overlay, tuple[str, ...]] = {
 PACKAGES = {"wireguard-go": "wireguard-go", "wg": "wireguard-tools", "nft": "nftables",
             "ip": "iproute2", "tc": "iproute2", "systemd-nspawn": "systemd-container",
             "ssh": "openssh-client", "ssh-keygen": "openssh-client", "nsenter": "util-linux",
-            "ansible-playbook": "ansible-core (pip; tools/setup.sh)"}
+            "ansible-playbook": "ansible-core (pip; tools/setup.sh)", "tinyproxy": "tinyproxy"}
 
 
 def require_root_and_tools(extra: tuple[str, ...] = ()) -> None:
@@ -104,7 +107,8 @@ def _build_underlay(plan: LabPlan) -> None:
     """Router, service hosts, robots (each with its private /dev/shm), the router's rules."""
     if plan.traits.has_server:
         for campus in CAMPUS_MODES:
-            write_atomic(campus_file(plan.prefix, campus), campus_chain_rules(plan, campus))
+            if campus != PROXY_CAMPUS or plan.has_proxy:
+                write_atomic(campus_file(plan.prefix, campus), campus_chain_rules(plan, campus))
     make_router(plan.router_namespace)
     overlay = overlay_for(plan.overlay)
     for link in overlay.service_hosts(plan):
@@ -133,6 +137,8 @@ def _spec_of(plan: LabPlan) -> tuple[int, list[str]]:
         impaired.append("peer relay")
     if plan.derp_region:
         impaired.append("DERP region library")
+    if plan.has_proxy:
+        impaired.append("web proxy")
     return len(plan.robots), impaired
 
 
@@ -149,7 +155,8 @@ def lab_up(plan: LabPlan, join: bool = True) -> UpResult:
     ``join`` (overlays with a server): join every robot with overlay-join; without it the
     robots' tailscaled wait for a login (robot.launch.py's job)."""
     rate = ("tc",) if any(r.impairment.rate_kbit for r in plan.robots) else ()
-    require_root_and_tools(OVERLAY_TOOLS[plan.overlay] + rate)
+    proxy = ("tinyproxy",) if plan.has_proxy else ()
+    require_root_and_tools(OVERLAY_TOOLS[plan.overlay] + rate + proxy)
     if plan.traits.has_server:
         require_components("headscale", "tailscaled", "tailscale")
     count, impaired = _spec_of(plan)
@@ -300,6 +307,12 @@ def set_server(prefix: str, up: bool) -> LabState:
         prefix, state.server_namespace), "headscale: 'overlay-lab up --overlay tailscale'")
 
 
+def set_proxy(prefix: str, up: bool) -> LabState:
+    """Stop a proxy campus's web proxy (the proxy is down) or start it again."""
+    return _set_service(prefix, PROXY, up, lambda state: start_proxy(prefix, state.server_url),
+                        "web proxy: 'overlay-lab up --overlay tailscale --campus proxy'")
+
+
 def set_peer_relay(prefix: str, up: bool) -> LabState:
     """Take a running lab's peer relay down (its tailscaled stops) or bring it back."""
     return _set_service(prefix, PEER_RELAY, up, lambda state: start_peer_relay(
@@ -347,7 +360,11 @@ def switch_campus(prefix: str, campus: str) -> LabState:
     _require_server(state, "a campus mode")
     if campus not in CAMPUS_MODES:
         raise LabError(f"campus {campus!r} is not one of {', '.join(CAMPUS_MODES)}")
-    load_ruleset(state.router_namespace, campus_file(prefix, campus).read_text())
+    rules = campus_file(prefix, campus)
+    if not rules.is_file():
+        raise LabError(f"lab {prefix!r} has no web proxy host, so no {campus!r} campus: build it "
+                       f"with 'overlay-lab up --overlay tailscale --campus {campus}'")
+    load_ruleset(state.router_namespace, rules.read_text())
     state.campus = campus
     save_state(state)
     return state

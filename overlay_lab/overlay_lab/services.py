@@ -14,6 +14,7 @@ lab's router, and the router forwards only between lab subnets.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -40,10 +41,15 @@ from .topology import (
     PEER_RELAY_NAME,
     PEER_RELAY_PORT,
     PEER_RELAY_ROUTER_IP,
+    PROXY_IP,
+    PROXY_PORT,
+    PROXY_ROUTER_IP,
+    PROXY_URL,
     SERVER_IP,
     SERVER_ROUTER_IP,
     LabPlan,
     peer_relay_namespace,
+    proxy_namespace,
 )
 
 LAB_INVENTORY = "lab-fleet.yaml"
@@ -131,6 +137,9 @@ def service_hosts(plan: LabPlan) -> list[HostLink]:
     if plan.derp_region:
         hosts.append(HostLink(plan.derp_namespace, plan.derp_veth, DERP_REGION_ROUTER_IP,
                               DERP_REGION_IP, etc))
+    if plan.has_proxy:
+        hosts.append(HostLink(plan.proxy_namespace, plan.proxy_veth, PROXY_ROUTER_IP, PROXY_IP,
+                              etc))
     return hosts
 
 
@@ -235,6 +244,65 @@ def start_derper(plan: LabPlan) -> int:
 
     proc.wait_ready("derper", answers, process, log)
     return int(process.pid)
+
+
+def proxy_log(prefix: str) -> Path:
+    """The campus web proxy's log: a line per request, CONNECT included."""
+    return lab_dir(prefix) / "logs" / "tinyproxy.log"
+
+
+def tinyproxy_config(log: Path) -> str:
+    """The campus web proxy (``--campus proxy``): robots may CONNECT to port 443 only, as a
+    campus proxy allows HTTPS and nothing else."""
+    lines = [f"Port {PROXY_PORT}", f"Listen {PROXY_IP}", "Allow 198.18.0.0/16",
+             f"Allow {PROXY_IP}", "ConnectPort 443", "Timeout 600", "MaxClients 200",
+             "LogLevel Info", f'LogFile "{log}"']
+    return "\n".join(lines) + "\n"
+
+
+def start_proxy(prefix: str, url: str) -> int:
+    """The real tinyproxy in the proxy host; its pid once a request through it reaches the
+    login server ``url``."""
+    namespace = proxy_namespace(prefix)
+    config = lab_dir(prefix) / "proxy" / "tinyproxy.conf"
+    log = proxy_log(prefix)
+    write_atomic(config, tinyproxy_config(log))
+    process = proc.start(HOSTS.exec_argv(namespace, ["tinyproxy", "-d", "-c", str(config)]),
+                         lab_dir(prefix) / "logs" / "tinyproxy.out")
+
+    def answers() -> bool:
+        probe = proc.run_result(HOSTS.exec_argv(namespace, [
+            "curl", "-fsS", "-o", "/dev/null", "--proxy", PROXY_URL, "--cacert",
+            str(ca_file(prefix)), f"{url}/health"]), timeout_s=10)
+        return probe.returncode == 0
+
+    proc.wait_ready("tinyproxy", answers, process, log)
+    return int(process.pid)
+
+
+_CLIENT = re.compile(r"Connect \(file descriptor (\d+)\): (\S+)")
+_REQUEST = re.compile(r"Request \(file descriptor (\d+)\): CONNECT (\S+)")
+
+
+def proxy_connects(log_text: str) -> list[tuple[str, str]]:
+    """Every CONNECT in a tinyproxy log: (client address, host:port asked for)."""
+    clients: dict[str, str] = {}
+    connects = []
+    for line in log_text.splitlines():
+        client = _CLIENT.search(line)
+        if client:
+            clients[client.group(1)] = client.group(2)
+            continue
+        request = _REQUEST.search(line)
+        if request:
+            connects.append((clients.get(request.group(1), "?"), request.group(2)))
+    return connects
+
+
+def lab_proxy_connects(prefix: str) -> list[tuple[str, str]]:
+    """The CONNECTs the lab's campus proxy has logged so far."""
+    log = proxy_log(prefix)
+    return proxy_connects(log.read_text(errors="replace")) if log.is_file() else []
 
 
 def start_peer_relay(state: LabState, join: bool = True) -> int:

@@ -26,6 +26,7 @@ HEADSCALE = "headscale"
 DERPER = "derper"
 PROMETHEUS = "prometheus"
 PEER_RELAY = "peer-relay"
+PROXY = "proxy"
 DETOUR = "detour"
 
 

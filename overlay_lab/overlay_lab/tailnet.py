@@ -9,19 +9,22 @@ command the lab runs there gets the member's own folder bind-mounted at that pat
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from overlay_bringup.components import require_components
+from overlay_bringup.join.proxy import environment_file_values, with_proxy
 from overlay_monitor.backends.base import DEFAULT_SOCKET
 from overlay_monitor.backends.tailscale import LocalAPIClient
 from overlay_monitor.errors import LabError, OverlayError
+from overlay_monitor.files import write_atomic
 
 from . import proc
 from .network import HOSTS
-from .state import LabState, TailscaleRobot, lab_dir
-from .topology import DERP_REGION_HOST, DERP_REGION_IP, SERVER_IP, TAILSCALED_PORT
+from .state import PROXY, LabState, TailscaleRobot, lab_dir
+from .topology import DERP_REGION_HOST, DERP_REGION_IP, PROXY_URL, SERVER_IP, TAILSCALED_PORT
 
 #: where a member's own folders are bind-mounted inside every command the lab runs in it
 MEMBER_MOUNTS = {"run": "/var/run/tailscale", "lib": "/var/lib/overlay_bringup"}
@@ -42,6 +45,30 @@ def member_binds(prefix: str, member: str) -> list[tuple[Path, str]]:
 def member_socket(prefix: str, member: str) -> Path:
     """The member's tailscaled socket as seen from this machine."""
     return member_dir(prefix, member) / "run" / "tailscaled.sock"
+
+
+def member_env_file(prefix: str, member: str) -> Path:
+    """The member's tailscaled environment file: its /etc/default/tailscaled (the lab starts
+    tailscaled with its variables, as systemd's EnvironmentFile= does)."""
+    return member_dir(prefix, member) / "tailscaled.env"
+
+
+def write_member_proxy(prefix: str, member: str, url: str) -> None:
+    """Set (or, with ``none``, remove) the proxy in a member's env file, as the Ansible role's
+    ``tailscale_environment`` does on a real robot (tailscaled reads it at its next start)."""
+    path = member_env_file(prefix, member)
+    write_atomic(path, with_proxy(path.read_text() if path.exists() else "", url))
+
+
+def proxy_join_args(state: LabState, member: str) -> list[str]:
+    """overlay-join's proxy arguments on a lab with a web proxy (none without): the proxy, the
+    member's env file, and the lab's way of restarting its tailscaled."""
+    if not state.service(PROXY):
+        return []
+    restart = proc.python_module("overlay_lab.cli", "restart-tailscaled", member,
+                                 "--prefix", state.prefix)
+    return ["--proxy", PROXY_URL, "--proxy-env-file", str(member_env_file(state.prefix, member)),
+            "--restart-command", shlex.join(restart)]
 
 
 def member_home(prefix: str, member: str) -> Path:
@@ -97,6 +124,9 @@ def start_tailscaled(prefix: str, member: str, namespace: str, ca_file: Path) ->
     env = {"TS_LOGS_DIR": str(base / "logs"), "TS_NO_LOGS_NO_SUPPORT": "1",
            "TS_DISABLE_PORTMAPPER": "1", "SSL_CERT_FILE": str(ca_file),
            "HOME": str(member_home(prefix, member))}
+    env_file = member_env_file(prefix, member)
+    if env_file.exists():
+        env.update(environment_file_values(env_file.read_text()))
     log = lab_dir(prefix) / "logs" / f"tailscaled-{member}.log"
     process = proc.start(argv, log, env)
     socket = member_socket(prefix, member)
@@ -144,7 +174,8 @@ def join_all(state: LabState, bundle: JoinBundle) -> dict[str, float]:
     started = time.monotonic()
     robots = state.robots_as(TailscaleRobot)
     procs = {robot.name: proc.spawn(member_exec_argv(state.prefix, robot.namespace, robot.name,
-                                                     join_argv(bundle, robot.name)),
+                                                     join_argv(bundle, robot.name, *proxy_join_args(
+                                                         state, robot.name))),
                                     env=proc.python_env())
              for robot in robots}
     times: dict[str, float] = {}

@@ -37,8 +37,11 @@ OVERLAY_NETWORK = OVERLAY_RANGE  # the one place it is written: overlay_bringup.
 MAX_ROBOTS = 200
 DEFAULT_PREFIX = "ovl"
 #: open: UDP between robots passes (direct paths); restrictive: only the server's HTTPS and
-#: STUN (every pair DERP-relayed); tcp443: no UDP at all, only TCP 443 (DERP over HTTPS)
-CAMPUS_MODES = ("open", "restrictive", "tcp443")
+#: STUN (every pair DERP-relayed); tcp443: no UDP at all, only TCP 443 (DERP over HTTPS);
+#: proxy: robots reach nothing but a web proxy (HTTP CONNECT), which reaches the server's 443
+CAMPUS_MODES = ("open", "restrictive", "tcp443", "proxy")
+#: the campus whose robots reach only the web proxy (the lab adds the proxy host for it)
+PROXY_CAMPUS = "proxy"
 TAILSCALE_INTERFACE = "tailscale0"
 #: tailscaled's UDP port (WireGuard and disco) on every lab robot
 TAILSCALED_PORT = 41641
@@ -58,6 +61,12 @@ DERP_REGION_CODE = "library"
 DERP_REGION_HOST = "derp-library.lab.example.edu"
 DERP_REGION_ROUTER_IP = "198.19.2.1"
 DERP_REGION_IP = "198.19.2.2"
+#: ``--campus proxy``: the campus web proxy (the real tinyproxy), namespace ``P-px``; robots
+#: reach only its port, and only it reaches the server's HTTPS port
+PROXY_ROUTER_IP = "198.19.3.1"
+PROXY_IP = "198.19.3.2"
+PROXY_PORT = 3128
+PROXY_URL = f"http://{PROXY_IP}:{PROXY_PORT}"
 #: a machine lab's controller (it runs ansible-playbook): the lab's admin network
 CONTROLLER_ROUTER_IP = "198.19.9.1"
 CONTROLLER_IP = "198.19.9.2"
@@ -180,6 +189,19 @@ class LabPlan:
         return f"{self.prefix}-vp"
 
     @property
+    def has_proxy(self) -> bool:
+        """The campus web proxy host exists (``--campus proxy``)."""
+        return self.campus == PROXY_CAMPUS
+
+    @property
+    def proxy_namespace(self) -> str:
+        return proxy_namespace(self.prefix)
+
+    @property
+    def proxy_veth(self) -> str:
+        return f"{self.prefix}-vx"
+
+    @property
     def derp_namespace(self) -> str:
         return f"{self.prefix}-dl"
 
@@ -242,14 +264,20 @@ class LabPlan:
         server = [self.server_namespace] if self.traits.has_server else []
         relay = [self.peer_relay_namespace] if self.peer_relay else []
         derp = [self.derp_namespace] if self.derp_region else []
+        proxy = [self.proxy_namespace] if self.has_proxy else []
         controller = [self.controller_namespace] if self.traits.provisioned else []
-        return ([self.router_namespace, *server, *relay, *derp, *controller]
+        return ([self.router_namespace, *server, *relay, *derp, *proxy, *controller]
                 + [r.namespace for r in self.robots])
 
 
 def peer_relay_namespace(prefix: str) -> str:
     """The namespace of a lab's peer relay host (``--peer-relay``)."""
     return f"{prefix}-pr"
+
+
+def proxy_namespace(prefix: str) -> str:
+    """The namespace of a lab's campus web proxy (``--campus proxy``)."""
+    return f"{prefix}-px"
 
 
 def validate_prefix(prefix: str) -> str:
@@ -287,6 +315,9 @@ def plan_lab(robot_count: int, prefix: str = DEFAULT_PREFIX,
     if derp_region and not traits.has_server:
         raise InputError("--derp-region needs --overlay tailscale or machines (DERP is "
                          "Tailscale's relay)")
+    if campus == PROXY_CAMPUS and (not traits.has_server or traits.provisioned or derp_region):
+        raise InputError("--campus proxy needs --overlay tailscale, without --derp-region (the "
+                         "proxy campus has one server behind one web proxy)")
     if not 2 <= robot_count <= MAX_ROBOTS:
         raise InputError(f"robot count {robot_count} is out of range (expected 2..{MAX_ROBOTS})")
     if derp_region and not 1 <= library_robots < robot_count:

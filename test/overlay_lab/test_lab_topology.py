@@ -3,10 +3,12 @@ import ipaddress
 import pytest
 
 from overlay_lab.impairments import Impairment
-from overlay_lab.rulesets import router_ruleset
+from overlay_lab.rulesets import campus_rules, router_ruleset
 from overlay_lab.topology import (
     PEER_RELAY_IP,
     PEER_RELAY_PORT,
+    PROXY_IP,
+    PROXY_PORT,
     WIREGUARD_PORT,
     detour_config,
     plan_lab,
@@ -96,7 +98,8 @@ def test_peer_relay_lab_lets_robots_reach_the_relay_port_only():
     assert (f"ip saddr 198.18.0.0/16 ip daddr {PEER_RELAY_IP} udp dport {PEER_RELAY_PORT} accept"
             in rules)
     assert f"ip saddr {PEER_RELAY_IP} udp sport {PEER_RELAY_PORT} ip daddr 198.18.0.0/16" in rules
-    assert f"{{ 198.18.0.0/16, {PEER_RELAY_IP} }} ip daddr 198.19.0.2 tcp dport 443" in rules
+    assert f"ip saddr {PEER_RELAY_IP} ip daddr 198.19.0.2 tcp dport 443 accept" in rules
+    assert "ip saddr 198.18.0.0/16 ip daddr 198.19.0.2 tcp dport 443 accept" in rules
     assert "ip saddr 198.18.0.0/16 ip daddr 198.18.0.0/16" not in rules  # still no robot-robot
     assert PEER_RELAY_IP not in router_ruleset(plan_lab(3, "x", overlay="tailscale"))
 
@@ -141,3 +144,25 @@ def test_machine_lab_adds_a_controller_that_reaches_every_host():
     assert f"ip saddr {CONTROLLER_IP} accept" in rules and f"ip daddr {CONTROLLER_IP} accept" in rules
     assert CONTROLLER_IP not in router_ruleset(plan_lab(3, "x", overlay="tailscale"))
     assert "x-ctl" not in plan_lab(3, "x", overlay="tailscale").namespaces()
+
+
+def test_the_proxy_campus_lets_robots_reach_only_the_proxy_and_the_proxy_the_server():
+    plan = plan_lab(3, "x", overlay="tailscale", campus="proxy")
+    assert "x-px" in plan.namespaces() and plan.has_proxy
+    rules = router_ruleset(plan)
+    assert f"ip saddr 198.18.0.0/16 ip daddr {PROXY_IP} tcp dport {PROXY_PORT} accept" in rules
+    assert f"ip saddr {PROXY_IP} ip daddr 198.19.0.2 tcp dport 443 accept" in rules
+    assert "ip saddr 198.18.0.0/16 ip daddr 198.19.0.2" not in rules  # no direct HTTPS
+    assert "udp" not in "".join(campus_rules(plan, "proxy"))  # no UDP at all
+    # the same lab switched to another campus lets robots reach the server again
+    assert "ip saddr 198.18.0.0/16 ip daddr 198.19.0.2 tcp dport 443 accept" in campus_rules(
+        plan, "tcp443")
+
+
+def test_a_lab_without_a_proxy_host_has_no_proxy_campus():
+    with pytest.raises(InputError, match="no web proxy host.*--campus proxy"):
+        campus_rules(plan_lab(3, "x", overlay="tailscale"), "proxy")
+    with pytest.raises(InputError, match="--campus proxy needs --overlay tailscale"):
+        plan_lab(3, "x", overlay="wireguard", campus="proxy")
+    with pytest.raises(InputError, match="without --derp-region"):
+        plan_lab(3, "x", overlay="tailscale", campus="proxy", derp_region=True)

@@ -11,11 +11,19 @@ from ..services import (
     service_hosts,
     start_derper,
     start_peer_relay,
+    start_proxy,
     start_server,
 )
-from ..state import DERPER, HEADSCALE, PEER_RELAY, LabState, TailscaleRobot, lab_dir, save_state
-from ..tailnet import host_etc, join_all, member_binds, start_tailscaled, update_hosts
-from ..topology import LabPlan, Overlay, RobotPlan
+from ..state import DERPER, HEADSCALE, PEER_RELAY, PROXY, LabState, TailscaleRobot, lab_dir, save_state
+from ..tailnet import (
+    host_etc,
+    join_all,
+    member_binds,
+    start_tailscaled,
+    update_hosts,
+    write_member_proxy,
+)
+from ..topology import PROXY_URL, LabPlan, Overlay, RobotPlan
 
 
 class TailscaleOverlay:
@@ -39,7 +47,12 @@ class TailscaleOverlay:
         if plan.derp_region:
             state.services[DERPER] = start_derper(plan)
             save_state(state)
+        if plan.has_proxy:
+            state.services[PROXY] = start_proxy(plan.prefix, team.url)
+            save_state(state)
         for robot in plan.robots:
+            if plan.has_proxy:  # as the Ansible role writes /etc/default/tailscaled
+                write_member_proxy(plan.prefix, robot.name, PROXY_URL)
             pid = start_tailscaled(plan.prefix, robot.name, robot.namespace, team.ca_file)
             state.robots.append(TailscaleRobot(
                 name=robot.name, namespace=robot.namespace, interface=robot.interface,

@@ -13,7 +13,8 @@ from cryptography.x509.oid import NameOID
 
 from overlay_bringup.join.plan import clock_problem
 from overlay_bringup.join.runner import check_server
-from overlay_monitor.errors import ServerNotTrusted, ServerUnreachable
+from overlay_monitor.errors import ProxyUnreachable, ServerNotTrusted, ServerUnreachable
+from overlay_testing import Tinyproxy
 
 
 def _cert(tmp_path, not_before, not_after):
@@ -87,3 +88,58 @@ def test_a_name_that_does_not_resolve_is_named_as_dns():
 def test_clock_problem_is_empty_inside_the_validity():
     now = datetime.now(timezone.utc)
     assert clock_problem(now, now - timedelta(days=1), now + timedelta(days=1)) == ""
+
+
+@pytest.fixture
+def tinyproxy(tmp_path):
+    proxies = []
+
+    def start(*connect_ports):
+        proxy = Tinyproxy(tmp_path, connect_ports)
+        proxies.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in proxies:
+        proxy.stop()
+
+
+def _valid(https_server):
+    now = datetime.now(timezone.utc)
+    return https_server(now - timedelta(days=1), now + timedelta(days=30))
+
+
+def test_the_check_goes_through_a_real_web_proxy_with_connect(https_server, tinyproxy):
+    url, ca = _valid(https_server)
+    proxy = tinyproxy()
+    check_server(url, ca, proxy=proxy.url)
+    assert proxy.connects() == 1
+    assert f"CONNECT 127.0.0.1:{url.rsplit(':', 1)[1]}" in proxy.log.read_text()
+
+
+def test_a_proxy_that_refuses_the_connect_is_named_with_the_target(https_server, tinyproxy):
+    url, ca = _valid(https_server)
+    proxy = tinyproxy(443)  # a campus proxy that CONNECTs to 443 only; the server is elsewhere
+    with pytest.raises(ProxyUnreachable, match=r"refused to CONNECT to 127\.0\.0\.1:\d+") as err:
+        check_server(url, ca, proxy=proxy.url)
+    assert err.value.exit_code == 18 and proxy.url in str(err.value)
+
+
+def test_a_proxy_that_is_down_is_named(https_server, tinyproxy):
+    url, ca = _valid(https_server)
+    proxy = tinyproxy()
+    proxy.stop()
+    with pytest.raises(ProxyUnreachable, match="cannot be reached.*--proxy URL"):
+        check_server(url, ca, proxy=proxy.url)
+
+
+def test_a_proxy_url_that_is_no_proxy_is_named(https_server):
+    url, ca = _valid(https_server)
+    plain = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=plain.serve_forever, daemon=True).start()
+    try:
+        wrong = f"http://127.0.0.1:{plain.server_address[1]}"
+        with pytest.raises(ProxyUnreachable, match=wrong):
+            check_server(url, ca, proxy=wrong)
+    finally:
+        plain.shutdown()

@@ -4,6 +4,7 @@ import json
 import os
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -23,8 +24,15 @@ from overlay_bringup.join.plan import (
     up_argv,
     validate,
 )
+from overlay_bringup.join.proxy import environ_values
 from overlay_bringup.server.tls import ensure_ca, ensure_server_cert
-from overlay_testing import FIXTURES, TEST_API_KEY, install_fake_tailscale_cli, overlay_cli
+from overlay_testing import (
+    FIXTURES,
+    TEST_API_KEY,
+    Tinyproxy,
+    install_fake_tailscale_cli,
+    overlay_cli,
+)
 from standins.fake_headscale import FakeHeadscale
 from standins.fake_tailscaled import FakeTailscaled
 from standins.tailscale_shapes import status
@@ -306,3 +314,75 @@ def test_join_refuses_a_relay_port_out_of_range(world):
     result = _join(world, "--relay-server-port", "80")
     assert result.returncode != 0 and "relay server port 80 is out of range" in result.stderr
     assert _argvs(world) == []
+
+
+@pytest.fixture
+def proxied(world):
+    """A real tinyproxy between overlay-join and the server, and a process named tailscaled
+    (this machine's, in its network namespace) restarted by a script that reads the env file
+    as systemd's EnvironmentFile= does."""
+    tmp = world["tmp"]
+    proxy = Tinyproxy(tmp)
+    env_file = tmp / "tailscaled.default"
+    env_file.write_text('PORT="41641"\nFLAGS=""\n')
+    daemon = tmp / "bin" / "tailscaled"
+    daemon.write_text("#!/bin/sh\nwhile true; do sleep 1; done\n")
+    daemon.chmod(0o755)
+    pidfile, restarts = tmp / "tailscaled.pid", tmp / "restarts"
+    restart = tmp / "restart.sh"
+    restart.write_text(f"#!/bin/sh\nkill $(cat {pidfile}) 2>/dev/null\nset -a; . {env_file}; "
+                       f"set +a\n{daemon} >/dev/null 2>&1 &\necho $! > {pidfile}\n"
+                       f"echo restarted >> {restarts}\n")
+    restart.chmod(0o755)
+    first = subprocess.Popen([str(daemon)])
+    pidfile.write_text(f"{first.pid}\n")
+    yield {"proxy": proxy, "env_file": env_file, "pidfile": pidfile, "restarts": restarts,
+           "restart": str(restart)}
+    subprocess.run(["sh", "-c", f"kill $(cat {pidfile})"], check=False)
+    first.kill()
+    first.wait()
+    proxy.stop()
+
+
+def _running_proxy(pidfile):
+    environ = (Path("/proc") / pidfile.read_text().strip() / "environ").read_bytes()
+    return environ_values(environ).get("HTTPS_PROXY", "")
+
+
+def test_join_through_a_web_proxy_writes_it_restarts_tailscaled_once_and_checks(world, proxied):
+    args = ("--proxy", proxied["proxy"].url, "--proxy-env-file", str(proxied["env_file"]),
+            "--restart-command", proxied["restart"])
+    result = _join(world, *args)
+    assert result.returncode == 0, result.stderr
+    assert f"wrote proxy {proxied['proxy'].url}" in result.stdout and "restarted" in result.stdout
+    assert proxied["env_file"].read_text().startswith('PORT="41641"\nFLAGS=""\n')
+    assert f'HTTPS_PROXY="{proxied["proxy"].url}"' in proxied["env_file"].read_text()
+    assert _running_proxy(proxied["pidfile"]) == proxied["proxy"].url
+    assert proxied["proxy"].connects() == 1  # the server check went through the proxy
+    again = _join(world, *args)
+    assert again.returncode == 0 and "tailscaled already uses proxy" in again.stdout
+    assert proxied["restarts"].read_text().count("restarted") == 1
+    removed = _join(world, "--proxy", "none", "--proxy-env-file", str(proxied["env_file"]),
+                    "--restart-command", proxied["restart"])
+    assert removed.returncode == 0 and "wrote no proxy" in removed.stdout
+    assert "PROXY" not in proxied["env_file"].read_text()
+    assert _running_proxy(proxied["pidfile"]) == ""
+
+
+def test_join_through_a_proxy_that_is_down_changes_nothing(world, proxied):
+    proxied["proxy"].stop()
+    before = proxied["env_file"].read_text()
+    result = _join(world, "--proxy", proxied["proxy"].url, "--proxy-env-file",
+                   str(proxied["env_file"]), "--restart-command", proxied["restart"])
+    assert result.returncode == 18, result.stderr
+    assert f"the web proxy {proxied['proxy'].url} cannot be reached" in result.stderr
+    assert proxied["env_file"].read_text() == before and not proxied["restarts"].exists()
+    assert _argvs(world) == []  # tailscale up never ran
+
+
+def test_a_restart_that_does_not_give_tailscaled_the_proxy_is_named(world, proxied):
+    result = _join(world, "--proxy", proxied["proxy"].url, "--proxy-env-file",
+                   str(proxied["env_file"]), "--restart-command", "true")
+    assert result.returncode == 10
+    assert "runs with no proxy instead of the proxy" in result.stderr
+    assert "EnvironmentFile=" in result.stderr

@@ -55,8 +55,9 @@ def _parser() -> argparse.ArgumentParser:
                              "tailscale up/set, and robot.launch.py, without sudo)")
     parser.add_argument("--proxy", default=None, metavar="URL",
                         help="reach the server through this web proxy (http://HOST:PORT; 'none' "
-                             "removes it): checks a CONNECT through it, writes HTTPS_PROXY to "
-                             "--proxy-env-file and restarts tailscaled when its environment "
+                             "removes it; 'file': the one --proxy-env-file names, for a URL "
+                             "with a password): checks a CONNECT through it, writes HTTPS_PROXY "
+                             "to --proxy-env-file and restarts tailscaled when its environment "
                              "differs")
     parser.add_argument("--proxy-env-file", default=DEFAULT_ENV_FILE, metavar="PATH",
                         help=f"tailscaled's environment file (default {DEFAULT_ENV_FILE})")

@@ -16,6 +16,9 @@ PROXY_KEYS = ("HTTPS_PROXY", "HTTP_PROXY")
 _ALL_KEYS = {*PROXY_KEYS, *(key.lower() for key in PROXY_KEYS)}
 #: ``--proxy none``: remove the proxy
 NO_PROXY = "none"
+#: ``--proxy file``: the proxy the env file already names (a URL with a password never goes on
+#: a command line)
+FROM_FILE = "file"
 DEFAULT_ENV_FILE = "/etc/default/tailscaled"
 DEFAULT_RESTART = "systemctl restart tailscaled"
 
@@ -23,7 +26,7 @@ DEFAULT_RESTART = "systemctl restart tailscaled"
 def validate_proxy_url(url: str) -> list[str]:
     """What is wrong with a ``--proxy`` value (``[]`` when it is an http(s)://host:port URL or
     ``none``)."""
-    if url == NO_PROXY:
+    if url in (NO_PROXY, FROM_FILE):
         return []
     shown = redact(url)
     try:
@@ -61,6 +64,16 @@ def has_credentials(url: str) -> bool:
         return bool(urlsplit(url).password)
     except ValueError:
         return False
+
+
+def proxy_from_file(text: str, path: str) -> str:
+    """``--proxy file``: the proxy URL the env file names (an error says where it was looked
+    for)."""
+    url = proxy_of(environment_file_values(text))
+    if not url:
+        raise ValueError(f"--proxy file: {path} sets no HTTPS_PROXY (expected a line "
+                         "HTTPS_PROXY=\"http://HOST:PORT\")")
+    return url
 
 
 def environment_file_values(text: str) -> dict[str, str]:

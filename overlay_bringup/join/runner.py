@@ -60,10 +60,12 @@ from .plan import (
 from .proxy import (
     DEFAULT_ENV_FILE,
     DEFAULT_RESTART,
+    FROM_FILE,
     NO_PROXY,
     environ_values,
     has_credentials,
     plan_proxy,
+    proxy_from_file,
     proxy_of,
     redact,
     validate_proxy_url,
@@ -269,6 +271,17 @@ def ensure_proxy(setting: ProxySetting, socket_path: str) -> tuple[str, bool]:
 _SETTLED = ("Running", "NeedsLogin", "NeedsMachineAuth", "Stopped")
 
 
+def _proxy_in_file(env_file: str) -> str:
+    try:
+        text = Path(env_file).read_text()
+    except OSError as err:
+        raise InputError(f"--proxy file: cannot read {env_file} ({err.strerror})") from None
+    try:
+        return proxy_from_file(text, env_file)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+
+
 def _wait_for_localapi(socket_path: str, wait_s: float = RESTART_WAIT_S) -> None:
     """Wait until a restarted tailscaled answers and has settled (it reconnects to the server
     with its saved state); it may still be Starting after ``wait_s``: joining then goes on."""
@@ -294,6 +307,9 @@ def join(request: JoinRequest, socket_path: str, tailscale: str = "tailscale",
     names a port. With ``proxy``, first check that the server answers through it, then make
     tailscaled use it (see ``ensure_proxy``)."""
     proxy_note, proxy_changed = "", False
+    if proxy is not None and proxy.url == FROM_FILE:
+        proxy = ProxySetting(_proxy_in_file(proxy.env_file), proxy.env_file,
+                             proxy.restart_command)
     if proxy is not None:
         problems = validate(request) + validate_proxy_url(proxy.url)
         if problems:

@@ -1,7 +1,9 @@
 """The shipped Ansible content: ansible-lint's production profile passes, site.yml parses and
 names only roles that exist, and every secret-carrying task hides its value (no_log)."""
+import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,27 @@ def test_tasks_that_move_keys_hide_them(role):
             assert task["ansible.builtin.copy"].get("mode") in ("0600", "0640")
     if role in ("headscale", "tailscale", "derper"):
         assert moving, f"role {role} moves a key: the check must see it"
+
+
+def test_the_proxy_in_tailscaleds_env_file_is_what_overlay_join_expects(tmp_path):
+    """The role's /etc/default/tailscaled, rendered by the real ansible template module, sets
+    the proxy exactly as overlay-join --proxy would: overlay-join then changes nothing."""
+    from overlay_bringup.join.proxy import environment_file_values, plan_proxy
+
+    url = "http://proxy.campus.example:3128"
+    out = tmp_path / "tailscaled"
+    env = {"PATH": f"{Path(shutil.which('ansible') or 'x').parent}:/usr/bin:/bin",
+           "LANG": "C.UTF-8", "ANSIBLE_HOME": str(tmp_path)}
+    done = subprocess.run(
+        ["ansible", "localhost", "-c", "local", "-i", "localhost,", "-m",
+         "ansible.builtin.template", "-a",
+         f"src={ANSIBLE}/roles/tailscale/templates/tailscaled.default.j2 dest={out}",
+         "-e", json.dumps({"tailscale_port": 41641, "tailscale_flags": "",
+                           "tailscale_environment": {"TS_DEBUG_MTU": "1280"},
+                           "tailscale_proxy": url, "ansible_python_interpreter": sys.executable})],
+        capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    values = environment_file_values(out.read_text())
+    assert values["HTTPS_PROXY"] == values["HTTP_PROXY"] == url
+    assert values["TS_DEBUG_MTU"] == "1280" and values["PORT"] == "41641"
+    assert not plan_proxy(url, out.read_text(), {"HTTPS_PROXY": url}).changes

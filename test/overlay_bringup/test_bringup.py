@@ -49,3 +49,21 @@ def test_bring_up_relay_port_without_joining_is_refused(daemon, tmp_path):
     with pytest.raises(InputError, match="relay_server_port needs login_server"):
         bring_up(BringupOptions(socket_path=daemon.socket_path, relay_server_port=40641,
                                 discovery_dir=str(tmp_path)))
+
+
+def test_bring_up_proxy_without_joining_is_refused(daemon, tmp_path):
+    with pytest.raises(InputError, match="proxy needs login_server"):
+        bring_up(BringupOptions(socket_path=daemon.socket_path, proxy="http://proxy:3128",
+                                discovery_dir=str(tmp_path)))
+
+
+def test_bring_up_names_a_bad_proxy_url_before_touching_anything(tmp_path):
+    key = tmp_path / "auth.key"
+    key.write_text("k\n")
+    key.chmod(0o600)
+    with pytest.raises(InputError, match="proxy URL 'proxy:3128' must start with http://"):
+        bring_up(BringupOptions(login_server="https://hs.example", auth_key_file=str(key),
+                                robot_name="r1", proxy="proxy:3128",
+                                proxy_env_file=str(tmp_path / "env"),
+                                discovery_dir=str(tmp_path)))
+    assert not (tmp_path / "env").exists()

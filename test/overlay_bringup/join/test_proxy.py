@@ -82,3 +82,11 @@ def test_plan_asks_the_file_and_the_daemon():
     removed = plan_proxy("none", written, {"HTTPS_PROXY": URL})
     assert removed.new_text == PACKAGED.rstrip("\n") + "\n" and removed.restart
     assert not plan_proxy("none", PACKAGED, {}).changes
+
+
+def test_proxy_file_reads_the_url_from_the_env_file_and_names_a_file_without_one():
+    from overlay_bringup.join.proxy import proxy_from_file
+
+    assert proxy_from_file(with_proxy(PACKAGED, URL), "/etc/default/tailscaled") == URL
+    with pytest.raises(ValueError, match=r"/etc/default/tailscaled sets no HTTPS_PROXY"):
+        proxy_from_file(PACKAGED, "/etc/default/tailscaled")

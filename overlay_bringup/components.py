@@ -31,6 +31,17 @@ def find_component(name: str) -> Path | None:
     return Path(found) if found else None
 
 
+def old_tailscale() -> tuple[Path, Path] | None:
+    """tailscale and tailscaled of TAILSCALE_OLD_VERSION (older than the server accepts), as
+    tools/build_components.sh builds them next to the pinned ones; None when not built."""
+    folder = os.environ.get(COMPONENTS_ENV, "")
+    if not folder:
+        return None
+    old = Path(folder).parent / "old" / "bin"
+    pair = (old / "tailscale", old / "tailscaled")
+    return pair if all(os.access(p, os.X_OK) for p in pair) else None
+
+
 def require_components(*names: str) -> dict[str, Path]:
     """Every named program, or one error that lists what is missing and how to get it."""
     found = {name: find_component(name) for name in names}

@@ -26,6 +26,7 @@ EXIT_CODES: dict[int, tuple[str, str]] = {
     16: ("NotOperator", "this user may not control tailscaled (run one command as root once)"),
     17: ("NodeKeyExpired", "the server keeps this machine's node with an expired key: release it"),
     18: ("ProxyUnreachable", "the web proxy is down, refused the CONNECT, or is no proxy"),
+    19: ("ClientTooOld", "the server refuses this machine's tailscale as too old: upgrade it"),
 }
 
 
@@ -126,3 +127,7 @@ class NodeKeyExpired(JoinError):
 
 class ProxyUnreachable(JoinError):
     exit_code = _code("ProxyUnreachable")
+
+
+class ClientTooOld(JoinError):
+    exit_code = _code("ClientTooOld")

@@ -21,6 +21,24 @@ if ! command -v go >/dev/null 2>&1; then
   exit 0
 fi
 
+# The old tailscale (a client the server refuses): its own folder and stamp, built once.
+old_bin="$dest/old/bin"
+old_stamp="$dest/old/version.txt"
+if [ -f "$old_stamp" ] && [ "$(cat "$old_stamp")" = "$TAILSCALE_OLD_VERSION" ] \
+   && [ -x "$old_bin/tailscale" ] && [ -x "$old_bin/tailscaled" ]; then
+  say "old tailscale built already ($TAILSCALE_OLD_VERSION) in $old_bin"
+else
+  mkdir -p "$old_bin"
+  old_start=$(date +%s)
+  old_short="${TAILSCALE_OLD_VERSION#v}"
+  say "go install tailscale, tailscaled $TAILSCALE_OLD_VERSION (older than the server accepts)"
+  CGO_ENABLED=0 GOBIN="$old_bin" GOFLAGS=-buildvcs=false go install \
+    -ldflags "-X tailscale.com/version.longStamp=${old_short}-overlay -X tailscale.com/version.shortStamp=${old_short}" \
+    "tailscale.com/cmd/tailscale@$TAILSCALE_OLD_VERSION" "tailscale.com/cmd/tailscaled@$TAILSCALE_OLD_VERSION"
+  echo "$TAILSCALE_OLD_VERSION" > "$old_stamp.tmp" && mv "$old_stamp.tmp" "$old_stamp"
+  say "built tailscale $TAILSCALE_OLD_VERSION in $(( $(date +%s) - old_start )) s into $old_bin"
+fi
+
 stamp="$dest/versions.txt"
 want="tailscale=$TAILSCALE_VERSION headscale=$HEADSCALE_VERSION"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \

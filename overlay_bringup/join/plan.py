@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Any
 
 from overlay_monitor.errors import (
+    ClientTooOld,
     JoinError,
     JoinTimeout,
     KeyRejected,
@@ -142,6 +143,29 @@ def node_key_expired(health: list[str], hostname: str) -> NodeKeyExpired | None:
         f"can log it in again: on the server run 'headscale nodes list' and 'headscale nodes "
         f"delete --identifier <ID of {hostname}>' (or upgrade headscale to 0.29.3 or newer), "
         "then join again")
+
+
+#: what tailscaled says when headscale refuses its capability version: headscale answers the
+#: /key request of a client older than it supports (0.29: below 1.80) with 400, and tailscale
+#: shows only the status; waiting cannot help
+_CLIENT_TOO_OLD = re.compile(r"fetch control key: 400")
+
+
+def client_too_old(health: list[str], version: str) -> ClientTooOld | None:
+    """The named error when tailscaled's health says the server refused its version."""
+    if not any(_CLIENT_TOO_OLD.search(line) for line in health):
+        return None
+    mine = version.split("-")[0] or "unknown"
+    return ClientTooOld(
+        f"the server refuses this machine's tailscale {mine} as too old (it answered "
+        "'fetch control key: 400 Bad Request'; headscale 0.29 accepts tailscale 1.80 and "
+        "newer): upgrade tailscale ('apt install tailscale' from pkgs.tailscale.com, or the "
+        "Ansible role), then join again")
+
+
+def refusal(health: list[str], hostname: str, version: str) -> JoinError | None:
+    """A refusal in tailscaled's health that waiting cannot cure, named (None when none)."""
+    return node_key_expired(health, hostname) or client_too_old(health, version)
 
 
 def classify_failure(stderr: str, secret: str = "", health: list[str] | None = None,

@@ -48,9 +48,9 @@ from .plan import (
     decide,
     guard_route_argv,
     has_guard_route,
-    node_key_expired,
     operator_argv,
     operator_of,
+    refusal,
     relay_port_argv,
     relay_port_of,
     tag_mismatch,
@@ -357,10 +357,11 @@ def _join_tailnet(request: JoinRequest, socket_path: str, tailscale: str, ca_fil
         returncode, out = _run_up(argv, client, request, poll_s)
         if returncode != 0:
             try:
-                health = client.snapshot().health
+                after = client.snapshot()
+                health, version = after.health, after.version
             except BackendUnavailable:
-                health = []
-            raise node_key_expired(health, request.hostname) or classify_failure(
+                health, version = [], snapshot.version
+            raise refusal(health, request.hostname, version) or classify_failure(
                 out, health=health, user=getpass.getuser())
         deadline = time.monotonic() + request.timeout_s
         while True:
@@ -370,7 +371,7 @@ def _join_tailnet(request: JoinRequest, socket_path: str, tailscale: str, ca_fil
                 if mismatch:
                     raise JoinError(mismatch)
                 return JoinResult(action, snapshot)
-            refused = node_key_expired(snapshot.health, request.hostname)
+            refused = refusal(snapshot.health, request.hostname, snapshot.version)
             if refused is not None:
                 raise refused
             if snapshot.backend_state == "NeedsMachineAuth":
@@ -391,13 +392,14 @@ def _join_tailnet(request: JoinRequest, socket_path: str, tailscale: str, ca_fil
 def _run_up(argv: list[str], client: LocalAPIClient, request: JoinRequest,
             poll_s: float) -> tuple[int, str]:
     """Run ``tailscale up`` while watching tailscaled's health: a refusal that waiting cannot
-    cure (NodeKeyExpired) is named at once instead of after the whole timeout."""
+    cure (NodeKeyExpired, a client too old) is named at once instead of after the timeout."""
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True) as proc:
         deadline = time.monotonic() + request.timeout_s + 10
         while proc.poll() is None:
             try:
-                refused = node_key_expired(client.snapshot().health, request.hostname)
+                now = client.snapshot()
+                refused = refusal(now.health, request.hostname, now.version)
             except BackendUnavailable:
                 refused = None
             if refused is not None or time.monotonic() > deadline:

@@ -108,10 +108,14 @@ class JoinBundle:
         return cls(url, f"tag:{team}", bundle / "ca.crt", bundle / "auth.key")
 
 
-def start_tailscaled(prefix: str, member: str, namespace: str, ca_file: Path) -> int:
-    """A member's tailscaled in ``namespace``, trusting ``ca_file``; returns its pid once its
-    LocalAPI answers."""
+def start_tailscaled(prefix: str, member: str, namespace: str, ca_file: Path,
+                     tailscaled: Path | None = None) -> int:
+    """A member's tailscaled in ``namespace``, trusting ``ca_file`` (``tailscaled``: another
+    build than the pinned one, e.g. one older than the server accepts); returns its pid once
+    its LocalAPI answers."""
     tools = require_components("tailscaled", "tailscale")
+    if tailscaled is not None:
+        tools["tailscaled"] = tailscaled
     base = member_dir(prefix, member)
     for folder in ("run", "lib", "state", "logs", "home"):
         (base / folder).mkdir(parents=True, exist_ok=True)

@@ -5,20 +5,27 @@
   the monitor warns "UDP blocked on this network" with the home region.
 - a robot that ran ``tailscale logout`` joins again with its bundle (headscale >= 0.29.3,
   headscale#3371): Running again, same name, and r1's monitor sees it again.
+- a tailscale older than the server accepts (1.78.3; headscale 0.29 needs 1.80) is named at
+  once (exit 19), and the pinned tailscaled resumes afterwards.
 """
 import json
 import re
 import subprocess
+import time
 
 import pytest
 
+from overlay_bringup.components import old_tailscale
+from overlay_lab import proc
 from overlay_lab.paths import wait_path
 from overlay_lab.ros_demo import talker_and_listeners
-from overlay_lab.runner import lab_down, lab_up, robot_exec_argv
-from overlay_lab.services import bundle
-from overlay_lab.tailnet import join_argv, tailscale_ips
+from overlay_lab.runner import lab_down, lab_up, restart_tailscaled, robot_exec_argv
+from overlay_lab.services import bundle, ca_file
+from overlay_lab.state import save_state
+from overlay_lab.tailnet import join_argv, member_socket, start_tailscaled, tailscale_ips
 from overlay_lab.topology import plan_lab
-from overlay_testing import lab_prefix, overlay_cli, real_components_preconditions
+from overlay_monitor.backends.tailscale import LocalAPIClient
+from overlay_testing import lab_prefix, overlay_cli, real_components_preconditions, skip_or_fail
 
 pytestmark = [pytest.mark.lab, pytest.mark.real, pytest.mark.slow]
 PREFIX = lab_prefix("ocp")
@@ -96,3 +103,35 @@ def test_a_login_server_name_that_does_not_resolve_is_named(tcp443):
     assert result.returncode == 11, result.stderr
     assert "the name 'headscale-typo.lab.example.edu' does not resolve on this machine" \
         in result.stderr
+
+
+def test_a_tailscale_older_than_the_server_accepts_is_named_at_once(tcp443):
+    """headscale 0.29 refuses clients below 1.80; tailscale shows only 'fetch control key: 400
+    Bad Request' and would wait its whole timeout. r3 runs tailscale 1.78.3 (the old build
+    tools/build_components.sh makes), then the pinned one again."""
+    pair = old_tailscale()
+    if pair is None:
+        skip_or_fail("the old tailscale is not built (tools/build_components.sh)")
+    old_cli, old_daemon = pair
+    r3 = tcp443.robot("r3")
+    proc.stop(r3.tailscaled_pid)
+    r3.tailscaled_pid = start_tailscaled(PREFIX, "r3", r3.namespace, ca_file(PREFIX), old_daemon)
+    save_state(tcp443)
+    try:
+        team = bundle(PREFIX, tcp443.server_url, "lab")
+        started = time.monotonic()
+        result = _run(tcp443, "r3", [*join_argv(team, "r3"), "--tailscale", str(old_cli)],
+                      timeout=90)
+        took = time.monotonic() - started
+        print(f"\ntailscale 1.78.3 refused, named in {took:.1f} s: {result.stderr.strip()}")
+        assert result.returncode == 19, result.stderr
+        assert "the server refuses this machine's tailscale 1.78.3 as too old" in result.stderr
+        assert took < 30  # named at once, not after join's 60 s timeout
+    finally:
+        restarted = restart_tailscaled(PREFIX, "r3")
+        tcp443.robots[:] = restarted.robots
+    with LocalAPIClient(str(member_socket(PREFIX, "r3"))) as client:
+        deadline = time.monotonic() + 60
+        while client.snapshot().backend_state != "Running" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert client.snapshot().backend_state == "Running"  # the pinned one resumes

@@ -386,3 +386,16 @@ def test_a_restart_that_does_not_give_tailscaled_the_proxy_is_named(world, proxi
     assert result.returncode == 10
     assert "runs with no proxy instead of the proxy" in result.stderr
     assert "EnvironmentFile=" in result.stderr
+
+
+def test_a_client_older_than_the_server_accepts_is_named_with_its_version():
+    from overlay_bringup.join.plan import client_too_old, refusal
+
+    # what tailscale 1.78.3's health says against headscale 0.29.3 (lab, test_campus_lab.py)
+    health = ["You are logged out. The last login error was: fetch control key: 400 Bad Request"]
+    error = client_too_old(health, "1.78.3-overlay")
+    assert error is not None and error.exit_code == 19
+    assert "tailscale 1.78.3 as too old" in str(error) and "upgrade tailscale" in str(error)
+    assert refusal(health, "robot1", "1.78.3") is not None
+    assert client_too_old(["fetch control key: 503 Service Unavailable"], "1.78.3") is None
+    assert refusal(["Tailscale is starting"], "robot1", "1.102.5") is None

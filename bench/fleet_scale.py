@@ -41,10 +41,10 @@ import psutil
 
 from overlay_bringup.components import find_component, zenoh_plugin_dir
 from overlay_lab import proc
-from overlay_lab.ros_demo import chatter_argv, discovery_env, last_json_line, zenoh_bridges
+from overlay_lab.ros_demo import chatter_argv, last_json_line, mode_envs
 from overlay_lab.runner import lab_down, lab_up, robot_exec_argv
 from overlay_lab.services import server_out
-from overlay_lab.state import HEADSCALE, LabState, TailscaleRobot, lab_dir, save_state
+from overlay_lab.state import HEADSCALE, LabState, TailscaleRobot, save_state
 from overlay_lab.tailnet import member_dir, start_tailscaled
 from overlay_lab.topology import plan_lab
 from overlay_monitor.backends.tailscale import LocalAPIClient
@@ -55,7 +55,6 @@ from monitor_cycle import cycle_cost_ms, make_statuses  # noqa: E402  (bench/mon
 PREFIX = "ovfs"
 DOMAIN = 61
 MODES = ("baseline", "fastdds-peers", "static-peers", "fastdds-server", "zenoh-bridge")
-SERVER_PORT = 11811
 
 
 def headscale_usage(state: LabState) -> dict[str, float]:
@@ -142,25 +141,10 @@ def tx_rx(state: LabState, robot: str) -> tuple[int, int, int, int]:
 
 def _mode_envs(state: LabState, mode: str) -> tuple[dict[str, dict[str, str]], list[int]]:
     """Each robot's ROS environment for ``mode``, and the pids of what the mode needs running
-    (the bridges, the discovery server)."""
-    robots = [r.name for r in state.robots]
+    (the bridges, the discovery server); nothing for the baseline."""
     if mode == "baseline":
         return {}, []
-    if mode == "zenoh-bridge":
-        envs, bridges = zenoh_bridges(state, tuple(robots), DOMAIN)
-        return envs, [b.pid for b in bridges]
-    helpers: list[int] = []
-    server = ""
-    if mode == "fastdds-server":
-        r1 = state.robot("r1").overlay_ip
-        server = f"{r1}:{SERVER_PORT}"
-        helpers.append(proc.start(robot_exec_argv(state, "r1", [
-            "fast-discovery-server", "-i", "0", "-l", r1, "-p", str(SERVER_PORT)]),
-            lab_dir(state.prefix) / "logs" / "bench-discovery-server.log").pid)
-        time.sleep(1.0)
-    envs = {name: discovery_env(state, name, mode, domain_id=DOMAIN, server=server)
-            for name in robots}
-    return envs, helpers
+    return mode_envs(state, mode, DOMAIN)
 
 
 def _env_words(env: dict[str, str]) -> list[str]:

@@ -68,6 +68,34 @@ def zenoh_bridges(state: LabState, robots: tuple[str, ...], domain_id: int,
     return envs, bridges
 
 
+#: where a bench's or demo's fast-discovery-server listens on r1 (fastdds-server mode)
+DISCOVERY_SERVER_PORT = 11811
+
+
+def mode_envs(state: LabState, mode: str, domain_id: int, robots: tuple[str, ...] = (),
+              policy: BridgePolicy | None = None,
+              ) -> tuple[dict[str, dict[str, str]], list[int]]:
+    """Each robot's ROS environment for discovery ``mode`` (``robots``: these only; default
+    all), and the pids of what the mode needs running: the bridges (zenoh-bridge, carrying
+    what ``policy`` allows), the real fast-discovery-server on r1 (fastdds-server)."""
+    names = robots or tuple(r.name for r in state.robots)
+    if mode == "zenoh-bridge":
+        envs, bridges = zenoh_bridges(state, names, domain_id, policy)
+        return envs, [b.pid for b in bridges]
+    helpers: list[int] = []
+    server = ""
+    if mode == "fastdds-server":
+        r1 = state.robot("r1").overlay_ip
+        server = f"{r1}:{DISCOVERY_SERVER_PORT}"
+        helpers.append(proc.start(robot_exec_argv(state, "r1", [
+            "fast-discovery-server", "-i", "0", "-l", r1, "-p", str(DISCOVERY_SERVER_PORT)]),
+            lab_dir(state.prefix) / "logs" / "discovery-server.log").pid)
+        time.sleep(1.0)
+    envs = {name: discovery_env(state, name, mode, domain_id=domain_id, server=server)
+            for name in names}
+    return envs, helpers
+
+
 def chatter_argv(state: LabState, robot: str, env: dict[str, str], *args: str) -> list[str]:
     words = [f"{key}={value}" for key, value in sorted(env.items())]
     return robot_exec_argv(state, robot, ["env", *words,

@@ -118,9 +118,15 @@ def _lat(result: dict) -> str:
 
 
 def _got(result: dict) -> str:
+    """Delivered of sent, and how many were lost between the first and the last arrival (the
+    messages before the first one are discovery at start-up, not the transport)."""
     if result.get("hung"):
         return "listener hung"
-    return f"{result.get('received', 0)}/{result.get('sent')}"
+    got = f"{result.get('received', 0)}/{result.get('sent')}"
+    if not result.get("received"):
+        return got
+    lost = result["last_seq"] - result["first_seq"] + 1 - result["received"]
+    return f"{got} ({lost} lost after the first, at {result['first_s']:.1f} s)"
 
 
 def report(data: dict) -> str:
@@ -144,7 +150,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--loss", type=float, default=1.0, help="underlay loss on r2, percent")
     parser.add_argument("--out", type=Path, default=Path("bench-results/boundary"))
+    parser.add_argument("--report-only", action="store_true",
+                        help="render OUT/boundary.json again, measure nothing")
     args = parser.parse_args()
+    if args.report_only:
+        text = report(json.loads((args.out / "boundary.json").read_text()))
+        (args.out / "boundary.md").write_text(text)
+        print(text)
+        return
     data: dict = {"command": "python bench/boundary.py " + " ".join(
         f"--{k} {v}" for k, v in (("seconds", args.seconds), ("loss", args.loss))),
         "across": [], "local": []}

@@ -40,8 +40,10 @@ _REGEX_CHARS = re.compile(r"[.*+?^$()\[\]{}|\\]")
 class BridgeTarget:
     """What the bridge was configured to do."""
 
-    endpoint: str                       # e.g. tcp/100.64.0.1:7447
+    endpoint: str                       # e.g. tcp/100.64.0.1:7447 (a star: the router's)
     connect: tuple[str, ...] = ()       # the other bridges (mesh) or the router (star)
+    #: a star's bridge is a client of the router, found there by its fixed id ("": mesh)
+    zid: str = ""
     #: ROS names the allow list names literally, per interface kind (patterns are not judged)
     listed: tuple[tuple[str, str], ...] = ()
     namespace: str = ""
@@ -57,10 +59,14 @@ def bridge_target(text: str, source: str = "the bridge configuration") -> Bridge
     if not isinstance(config, dict):
         raise InputError(f"{source}: expected a JSON object, found {type(config).__name__}")
     listen = (config.get("listen") or {}).get("endpoints") or []
-    if not listen or not isinstance(listen, list):
+    connect = tuple(str(e) for e in (config.get("connect") or {}).get("endpoints") or [])
+    star = config.get("mode") == "client"
+    if star and not (connect and config.get("id")):
+        raise InputError(f"{source} is a client bridge (a star) without its router "
+                         "(connect.endpoints) or its id: run overlay-discovery again")
+    if not star and (not listen or not isinstance(listen, list)):
         raise InputError(f"{source} has no listen endpoint (listen.endpoints); expected e.g. "
                          "[\"tcp/100.64.0.1:7447\"]")
-    connect = tuple(str(e) for e in (config.get("connect") or {}).get("endpoints") or [])
     plugin = (config.get("plugins") or {}).get("ros2dds")
     if not isinstance(plugin, dict):
         raise InputError(f"{source} loads no ros2dds plugin (plugins.ros2dds): not a ROS bridge")
@@ -70,8 +76,9 @@ def bridge_target(text: str, source: str = "the bridge configuration") -> Bridge
             literal = str(pattern).removeprefix("^").removesuffix("$")
             if kind in _LISTED_KINDS and not _REGEX_CHARS.search(literal):
                 listed.append((kind, literal))
-    return BridgeTarget(endpoint=str(listen[0]), connect=connect, listed=tuple(listed),
-                        namespace=str(plugin.get("namespace") or ""))
+    return BridgeTarget(endpoint=connect[0] if star else str(listen[0]), connect=connect,
+                        listed=tuple(listed), namespace=str(plugin.get("namespace") or ""),
+                        zid=str(config["id"]) if star else "")
 
 
 @dataclass(frozen=True)
@@ -119,8 +126,8 @@ def parse_admin(zid: str, replies: Mapping[str, object]) -> BridgeStatus:
     """The status of bridge ``zid`` from admin-space replies (key expression → JSON payload);
     replies of other bridges are ignored."""
     own = f"@/{zid}/"
-    router_key = next((f"{own}{kind}" for kind in ("peer", "router") if f"{own}{kind}" in replies),
-                      "")
+    router_key = next((f"{own}{kind}" for kind in ("peer", "router", "client")
+                       if f"{own}{kind}" in replies), "")
     if not router_key:
         raise InputError(f"the bridge {zid} did not answer {own}peer or {own}router: is the "
                          "admin space enabled (adminspace.enabled) in its configuration?")

@@ -10,17 +10,20 @@ from pathlib import Path
 from overlay_monitor.backends import make_backend
 from overlay_monitor.cli_support import add_backend_options, run_cli
 from overlay_monitor.errors import InputError, OverlayError
+from overlay_monitor.files import write_atomic
 
 from .files import DEFAULT_DIR, write_config
 from .live import peer_addresses, self_address
 from .model import DiscoveryRequest
 from .modes import MODE_NAMES, generate, mode_spec
+from .zenoh_bridge import BRIDGE_PORT, ROUTER_CONFIG_FILE, render_json5, router_config
 
 EXAMPLES = f"""examples:
   overlay-discovery generate --mode fastdds-peers --out ~/.ros/overlay_bringup/discovery
   overlay-discovery generate --mode static-peers --self 100.64.0.1 --peers 100.64.0.2,100.64.0.3 --out /tmp/d
   overlay-discovery generate --mode fastdds-server --server 100.64.0.1:11811 --out /tmp/d
   overlay-discovery watch --mode fastdds-peers --interval 5
+  overlay-discovery zenoh-router --port 7447 --out /etc/overlay_bringup/router   # a star's router
 then:  set -a; . DIR/env; set +a; ros2 run …
 default folder: {DEFAULT_DIR}
 """
@@ -51,7 +54,34 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--interval", type=float, default=5.0, help="seconds between checks")
             p.add_argument("--count", type=int, default=0,
                            help="stop after this many checks (0 = run until interrupted)")
+    router = sub.add_parser("zenoh-router", help="zenoh-bridge as a star: the configuration of "
+                                                 "a team's router (run it with zenohd -c FILE)")
+    router.add_argument("--self", dest="self_ip", default="",
+                        help="the router host's overlay address (default: from the overlay)")
+    router.add_argument("--port", type=int, default=BRIDGE_PORT,
+                        help=f"TCP port, one per team (1024..65535, default {BRIDGE_PORT})")
+    add_backend_options(router, interface_default="tailscale0")
+    router.add_argument("--out", type=Path, default=DEFAULT_DIR, help=f"folder (default {DEFAULT_DIR})")
     return parser
+
+
+def _router(args: argparse.Namespace) -> int:
+    if not 1024 <= args.port <= 65535:
+        raise InputError(f"port {args.port} is out of range (expected 1024..65535)")
+    self_ip = args.self_ip
+    if not self_ip:
+        backend = make_backend(args.backend, args.socket, args.interface)
+        try:
+            self_ip = self_address(backend.snapshot())
+        finally:
+            backend.close()
+        if not self_ip:
+            raise InputError("this machine has no overlay address: join first, or pass --self")
+    path = write_atomic(args.out / ROUTER_CONFIG_FILE,
+                        render_json5(router_config(self_ip, args.port)))
+    print(f"wrote {path}: run 'zenohd -c {path}' (listens on tcp/{self_ip}:{args.port}; "
+          "one router per team, each on its own port)")
+    return 0
 
 
 def _request(args: argparse.Namespace) -> DiscoveryRequest:
@@ -90,6 +120,8 @@ def _generate(args: argparse.Namespace) -> DiscoveryRequest:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.command == "zenoh-router":
+        return _router(args)
     if args.command == "generate":
         _generate(args)
         return 0

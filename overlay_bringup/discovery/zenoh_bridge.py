@@ -19,6 +19,7 @@ the overlay. Pure.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 
 from .model import BridgePolicy, DiscoveryConfig, DiscoveryRequest
@@ -66,9 +67,13 @@ def zenohd_config(request: DiscoveryRequest, policy: BridgePolicy,
     config: dict[str, object] = {
         # peer, not router: a peer never forwards between two other bridges, so a member of
         # two teams (a person's laptop) cannot carry one team's topics to the other behind
-        # the policy's back (measured: as routers, r1's topics reached team lab2 through it)
-        "mode": "peer",
-        "listen": {"endpoints": [f"tcp/{request.self_ip}:{BRIDGE_PORT}"]},
+        # the policy's back (measured: as routers, r1's topics reached team lab2 through it).
+        # In a star each bridge is a client of the team's router (as peers of it, with or
+        # without gossip, the routes of one bridge never reached the other: measured in
+        # test_zenoh_star_lab)
+        "mode": "client" if policy.router else "peer",
+        # a client listens nowhere: only the router accepts connections
+        "listen": {"endpoints": [] if policy.router else [f"tcp/{request.self_ip}:{BRIDGE_PORT}"]},
         # every member dials every other one (join order does not matter); retry within a
         # second, not zenoh's 4 s, once a path through the overlay is back
         "connect": {"endpoints": connect, "retry": {"period_init_ms": 250, "period_max_ms": 1000,
@@ -80,7 +85,32 @@ def zenohd_config(request: DiscoveryRequest, policy: BridgePolicy,
         # the admin space answers the monitor's queries (bridged routes, connected peers)
         "adminspace": {"enabled": True, "permissions": {"read": True, "write": False}},
     }
+    if policy.router:  # the monitor reaches a client bridge through the router, by this id
+        config["id"] = bridge_zid(request.self_ip)
     return config
+
+
+def bridge_zid(self_ip: str) -> str:
+    """A star bridge's zenoh id, fixed by its overlay address (32 hex digits, not zero)."""
+    return "1" + hashlib.sha256(f"overlay-bridge/{self_ip}".encode()).hexdigest()[:31]
+
+
+#: the star's router configuration file (``overlay-discovery zenoh-router``)
+ROUTER_CONFIG_FILE = "zenoh_router.json5"
+
+
+def router_config(self_ip: str, port: int = BRIDGE_PORT) -> dict[str, object]:
+    """A team's star router (the inventory's ``bridge.router``): a plain zenohd router on its
+    host's overlay address, no plugin, no scouting. It forwards between every bridge that
+    connects to it, so each team needs its own (its own port): the ACL lets only that team's
+    bridges reach it."""
+    return {
+        "mode": "router",
+        "listen": {"endpoints": [f"tcp/{self_ip}:{port}"]},
+        "scouting": {"multicast": {"enabled": False}, "gossip": {"enabled": False}},
+        "plugins_loading": {"enabled": False},
+        "adminspace": {"enabled": True, "permissions": {"read": True, "write": False}},
+    }
 
 
 def render_json5(config: dict[str, object]) -> str:

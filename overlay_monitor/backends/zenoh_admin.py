@@ -58,8 +58,8 @@ class ZenohAdmin:
         reached = [str(z) for z in [*info.peers_zid(), *info.routers_zid()]]
         if not reached:
             raise ConnectionError("the bridge closed the session (restarting?)")
-        zid = reached[0]
-        replies = self._get(self._session, f"@/{zid}/*")  # "peer" or "router", by its mode
+        zid = self.target.zid or reached[0]  # a star: the bridge behind the router
+        replies = self._get(self._session, f"@/{zid}/*")  # peer, router or client: its mode
         replies.update(self._get(self._session, f"@/{zid}/ros2/route/**"))
         return zid, replies
 

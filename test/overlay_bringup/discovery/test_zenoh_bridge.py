@@ -3,6 +3,7 @@ bridge on the overlay only, what crosses), its policy file, the version check, a
 of the real zenohd with the ros2dds plugin on the generated configuration."""
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -13,9 +14,14 @@ from overlay_bringup.discovery import DiscoveryRequest, generate
 from overlay_bringup.discovery.files import read_env, write_config
 from overlay_bringup.discovery.model import BridgePolicy
 from overlay_bringup.discovery.policy_file import load_policy
-from overlay_bringup.discovery.zenoh_bridge import BRIDGE_CONFIG_FILE, BRIDGE_CYCLONE_FILE
+from overlay_bringup.discovery.zenoh_bridge import (
+    BRIDGE_CONFIG_FILE,
+    BRIDGE_CYCLONE_FILE,
+    ROUTER_CONFIG_FILE,
+)
+from overlay_monitor.bridge import bridge_target
 from overlay_monitor.errors import InputError
-from overlay_testing import skip_or_fail, zenoh_preconditions
+from overlay_testing import overlay_cli, skip_or_fail, zenoh_preconditions
 
 ME, PEERS = "100.64.0.1", ("100.64.0.1", "100.64.0.2", "100.64.0.3")
 
@@ -56,9 +62,17 @@ def test_the_policy_decides_what_crosses():
     assert "the allow list is empty: nothing crosses the overlay" in nothing.notes
 
 
-def test_a_star_connects_to_the_router_only():
+def test_a_star_connects_to_the_router_only_as_a_client_with_a_fixed_id():
     zenohd = _config(BridgePolicy(router="100.64.0.9:7447"))[1]
     assert zenohd["connect"]["endpoints"] == ["tcp/100.64.0.9:7447"]
+    assert zenohd["mode"] == "client" and zenohd["listen"]["endpoints"] == []
+    assert re.fullmatch(r"1[0-9a-f]{31}", zenohd["id"])
+    assert _config(BridgePolicy(router="100.64.0.9:7447"))[1]["id"] == zenohd["id"]
+    assert _config(BridgePolicy(router="100.64.0.9:7447"), me="100.64.0.2")[1]["id"] != \
+        zenohd["id"]
+    target = bridge_target(json.dumps(zenohd))
+    assert target.endpoint == "tcp/100.64.0.9:7447" and target.zid == zenohd["id"]
+    assert "id" not in _config()[1] and bridge_target(json.dumps(_config()[1])).zid == ""
 
 
 @pytest.mark.parametrize("policy, message", [
@@ -134,3 +148,43 @@ def test_the_generated_configuration_loads_in_the_real_zenohd(tmp_path):
     config.files[BRIDGE_CONFIG_FILE] = json.dumps(broken)
     refused = _dry_start(tmp_path / "bad", config)
     assert "unknown field `allowed`" in refused, refused[-2000:]
+
+
+def test_the_star_router_configuration_starts_the_real_zenohd(tmp_path):
+    """overlay-discovery zenoh-router's file, run by the real zenohd (in a network namespace of
+    its own, on loopback): it listens where it says, as a router."""
+    if os.geteuid() != 0:
+        skip_or_fail("the dry start needs root")
+    zenoh_preconditions()
+    out = subprocess.run([*overlay_cli("overlay-discovery"), "zenoh-router", "--self",
+                          "127.0.0.1", "--port", "7448", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    config = tmp_path / ROUTER_CONFIG_FILE
+    assert json.loads(config.read_text())["mode"] == "router"
+    zenohd = str(find_component("zenohd"))
+    proc = subprocess.Popen(["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+                             zenohd, "-c", str(config)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, RUST_LOG="info"))
+    lines = []
+    try:
+        deadline = time.monotonic() + 20
+        for line in proc.stdout:
+            lines.append(line)
+            if "can be reached at" in line or time.monotonic() > deadline:
+                break
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+    log = "".join(lines)
+    assert "Zenoh can be reached at: tcp/127.0.0.1:7448" in log, log[-2000:]
+    assert "rror" not in log, log[-2000:]
+
+
+def test_a_router_port_out_of_range_is_refused(tmp_path):
+    out = subprocess.run([*overlay_cli("overlay-discovery"), "zenoh-router", "--self",
+                          "100.64.0.9", "--port", "80", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "port 80 is out of range (expected 1024..65535)" in out.stderr
+    assert not (tmp_path / ROUTER_CONFIG_FILE).exists()

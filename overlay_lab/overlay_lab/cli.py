@@ -146,19 +146,17 @@ def _parser() -> argparse.ArgumentParser:
     roam_parser.add_argument("robot", help="robot name, e.g. r2")
     roam_parser.add_argument("--subnet", action="store_true",
                              help="move it to another campus subnet (198.18.<i> <-> 198.18.<100+i>)")
-    web = with_prefix(sub.add_parser(
-        "proxy", help="proxy campus: stop the campus web proxy (it is down) or start it again"))
-    web.add_argument("state", choices=("up", "down"))
     restart = with_prefix(sub.add_parser(
         "restart-tailscaled", help="tailscale lab: restart a robot's tailscaled (as 'systemctl "
                                    "restart tailscaled' does), with its environment file"))
     restart.add_argument("robot", help="robot name, e.g. r2")
-    server = with_prefix(sub.add_parser(
-        "server", help="stop a tailscale lab's headscale (an outage) or start it again"))
-    server.add_argument("state", choices=("up", "down"))
-    relay = with_prefix(sub.add_parser(
-        "peer-relay", help="take a running lab's peer relay down (its tailscaled stops) or up"))
-    relay.add_argument("state", choices=("up", "down"))
+    for verb, what in (("proxy", "proxy campus: stop the campus web proxy (it is down) or start "
+                                 "it again"),
+                       ("server", "stop a tailscale lab's headscale (an outage) or start it "
+                                  "again"),
+                       ("peer-relay", "take a running lab's peer relay down (its tailscaled "
+                                      "stops) or up")):
+        with_prefix(sub.add_parser(verb, help=what)).add_argument("state", choices=("up", "down"))
     prov = with_prefix(sub.add_parser(
         "provision", help="machines lab: run ansible-playbook site.yml from the controller "
                           "(a second run changes nothing)"))

@@ -140,11 +140,11 @@ class ProxyPlan:
 
 
 def plan_proxy(url: str, file_text: str, running: dict[str, str] | None) -> ProxyPlan:
-    """Compare the env file and the running daemon's environment (None: it could not be read)
-    with the wanted ``url`` (``none``: no proxy)."""
+    """Compare the env file and the running daemon's environment (None: it could not be read,
+    so a changed file restarts it to be sure) with the wanted ``url`` (``none``: no proxy)."""
     want = "" if url == NO_PROXY else url
     values = environment_file_values(file_text)
     unchanged = (all(values.get(key) == want for key in PROXY_KEYS) if want
                  else not _ALL_KEYS & set(values))
-    return ProxyPlan(new_text=None if unchanged else with_proxy(file_text, url),
-                     restart=running is not None and proxy_of(running) != want)
+    restart = not unchanged if running is None else proxy_of(running) != want
+    return ProxyPlan(new_text=None if unchanged else with_proxy(file_text, url), restart=restart)

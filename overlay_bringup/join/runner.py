@@ -246,7 +246,11 @@ def ensure_proxy(setting: ProxySetting, socket_path: str) -> tuple[str, bool]:
         private = has_credentials(setting.url)
         mode = 0o600 if private else (env_file.stat().st_mode & 0o777 if env_file.exists()
                                       else 0o644)
-        write_atomic(env_file, plan.new_text, mode)
+        try:
+            write_atomic(env_file, plan.new_text, mode)
+        except OSError as err:
+            raise JoinError(f"cannot write {env_file} ({err.strerror}): run overlay-join as "
+                            "root") from None
         done.append(f"wrote {shown} to {env_file}")
     if plan.restart:
         argv = shlex.split(setting.restart_command)

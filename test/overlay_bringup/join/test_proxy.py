@@ -77,8 +77,9 @@ def test_plan_asks_the_file_and_the_daemon():
     # the file says so, but the daemon was started before: restart only
     stale = plan_proxy(URL, written, {})
     assert stale.new_text is None and stale.restart
-    # no daemon to read (not running): write, nothing to restart
-    assert plan_proxy(URL, PACKAGED, None).restart is False
+    # the daemon's environment cannot be read: a changed file restarts it to be sure
+    assert plan_proxy(URL, PACKAGED, None).restart is True
+    assert plan_proxy(URL, written, None).changes is False
     removed = plan_proxy("none", written, {"HTTPS_PROXY": URL})
     assert removed.new_text == PACKAGED.rstrip("\n") + "\n" and removed.restart
     assert not plan_proxy("none", PACKAGED, {}).changes

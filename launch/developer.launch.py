@@ -6,7 +6,8 @@ from launch import LaunchDescription
 from overlay_bringup.launch_actions import bringup_actions, declare_arguments
 
 ARGUMENTS = ["login_server", "auth_key_file", "robot_name", "discovery_mode", "domain_id",
-             "discovery_server", "socket_path", "interface", "start_monitor", "namespace"]
+             "discovery_server", "socket_path", "interface", "start_monitor", "namespace",
+             "participants"]
 
 
 def generate_launch_description() -> LaunchDescription:

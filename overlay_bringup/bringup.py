@@ -17,7 +17,7 @@ from overlay_monitor.models import OverlaySnapshot
 from .discovery import DiscoveryRequest, generate
 from .discovery.files import DEFAULT_DIR, environment, write_config
 from .discovery.live import peer_addresses, self_address
-from .discovery.model import BridgePolicy
+from .discovery.model import DEFAULT_PARTICIPANTS, BridgePolicy
 from .discovery.policy_file import load_policy
 from .join.plan import JoinRequest
 from .join.proxy import DEFAULT_ENV_FILE, DEFAULT_RESTART
@@ -50,6 +50,7 @@ class BringupOptions:
     relay_server_port: int = 0      # after joining, serve as a peer relay on this UDP port
     bridge_policy_file: str = ""    # zenoh-bridge: the team's bridge.json (from its bundle)
     bridge_plugin_dir: str = ""     # zenoh-bridge: where the ros2dds plugin is
+    participants: int = DEFAULT_PARTICIPANTS  # fastdds-peers: ROS processes per member
     proxy: str = ""                 # a web proxy for tailscaled ("none": remove; "": leave)
     proxy_env_file: str = DEFAULT_ENV_FILE
     tailscaled_restart: str = DEFAULT_RESTART
@@ -108,7 +109,7 @@ def bring_up(options: BringupOptions) -> BringupPlan:
         ros_distro=options.ros_distro,
         bridge=load_policy(options.bridge_policy_file, me_name(snapshot, options.robot_name))
         if options.bridge_policy_file else BridgePolicy(),
-        bridge_plugin_dir=options.bridge_plugin_dir)
+        bridge_plugin_dir=options.bridge_plugin_dir, participants=options.participants)
     config = generate(request)
     directory = Path(options.discovery_dir) if options.discovery_dir else DEFAULT_DIR
     write_config(config, directory)

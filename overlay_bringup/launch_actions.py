@@ -24,6 +24,7 @@ from overlay_monitor.fleet import resolve_namespace
 from .bringup import BringupOptions, BringupPlan, bring_up, truthy
 from .components import ZENOH_STAMP, require_components, zenoh_mismatch, zenoh_plugin_dir
 from .discovery.files import read_env
+from .discovery.model import DEFAULT_PARTICIPANTS
 from .discovery.modes import MODE_NAMES
 from .discovery.zenoh_bridge import BRIDGE_CONFIG_FILE, BRIDGE_ENV
 from .join.proxy import DEFAULT_ENV_FILE, DEFAULT_RESTART
@@ -48,6 +49,8 @@ ARGUMENTS: dict[str, tuple[str, str, list[str] | None]] = {
     "interface": ("tailscale0", "overlay interface (tailscale0, or a WireGuard one)", None),
     "discovery_dir": ("", "where to write the discovery files (default "
                           "~/.ros/overlay_bringup/discovery)", None),
+    "participants": (str(DEFAULT_PARTICIPANTS), "fastdds-peers: how many ROS processes each "
+                     "member may run and still be found (1..120; Fast DDS alone finds 4)", None),
     "start_monitor": ("true", "start the overlay link monitor", ["true", "false"]),
     "start_link_test": ("false", "also serve link tests (the link_test node: its ~/run service, "
                                  "TCP 5301-5302 on the overlay)", ["true", "false"]),
@@ -97,6 +100,14 @@ def _port(text: str) -> int:
                          "from 1024 to 65535, or 0)") from None
 
 
+def _count(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"participants {text!r} is not a number (expected 1..120 ROS "
+                         "processes per member)") from None
+
+
 def get_or(context: LaunchContext, name: str, default: str = "") -> str:
     """A launch argument's value, or ``default`` when the launch file does not declare it."""
     value = context.launch_configurations.get(name)
@@ -117,6 +128,7 @@ def options_from(context: LaunchContext) -> BringupOptions:
         interface=get("interface", "tailscale0"), discovery_dir=get("discovery_dir"),
         guard_route=truthy(get("guard_route", "true")),
         relay_server_port=_port(get("relay_server_port", "0")),
+        participants=_count(get("participants", str(DEFAULT_PARTICIPANTS))),
         proxy=get("proxy"), proxy_env_file=get("proxy_env_file", DEFAULT_ENV_FILE),
         tailscaled_restart=get("tailscaled_restart", DEFAULT_RESTART),
         ros_distro=os.environ.get("ROS_DISTRO", "jazzy"),

@@ -14,7 +14,7 @@ from overlay_monitor.files import write_atomic
 
 from .files import DEFAULT_DIR, write_config
 from .live import peer_addresses, self_address
-from .model import DiscoveryRequest
+from .model import DEFAULT_PARTICIPANTS, DiscoveryRequest
 from .modes import MODE_NAMES, generate, mode_spec
 from .zenoh_bridge import BRIDGE_PORT, ROUTER_CONFIG_FILE, render_json5, router_config
 
@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--mtu", type=int, default=1280, help="overlay MTU (default 1280)")
         p.add_argument("--domain-id", type=int, default=int(os.environ.get("ROS_DOMAIN_ID", 0)))
         p.add_argument("--ros-distro", default=os.environ.get("ROS_DISTRO", "jazzy"))
+        p.add_argument("--participants", type=int, default=DEFAULT_PARTICIPANTS,
+                       help=f"fastdds-peers: ROS processes per member it finds (1..120, default "
+                            f"{DEFAULT_PARTICIPANTS}; Fast DDS alone finds 4)")
         p.add_argument("--range", dest="discovery_range", default="LOCALHOST",
                        choices=("LOCALHOST", "SUBNET"), help="static-peers discovery range")
         add_backend_options(p, interface_default="tailscale0")
@@ -106,7 +109,7 @@ def _request(args: argparse.Namespace) -> DiscoveryRequest:
     return DiscoveryRequest(mode=args.mode, self_ip=self_ip, peers=peers + ((self_ip,) if self_ip else ()),
                             interface=args.interface, mtu=args.mtu, domain_id=args.domain_id,
                             server=args.server, ros_distro=args.ros_distro,
-                            discovery_range=args.discovery_range)
+                            discovery_range=args.discovery_range, participants=args.participants)
 
 
 def _generate(args: argparse.Namespace) -> DiscoveryRequest:

@@ -34,6 +34,12 @@ class BridgePolicy:
                 "namespace": self.namespace, "router": self.router}
 
 
+#: ROS processes per member that fastdds-peers finds (Fast DDS's maxInitialPeersRange)
+DEFAULT_PARTICIPANTS = 16
+#: the participant ids of one domain: (250 ports - 10) / 2 ports each
+MAX_PARTICIPANTS = 120
+
+
 @dataclass(frozen=True)
 class DiscoveryRequest:
     mode: str
@@ -49,6 +55,10 @@ class DiscoveryRequest:
     bridge: BridgePolicy = field(default_factory=BridgePolicy)
     #: zenoh-bridge: the folder with the ros2dds plugin library ("": zenohd's own search path)
     bridge_plugin_dir: str = ""
+    #: fastdds-peers: how many ROS processes (DDS participants) one member may run. Fast DDS
+    #: guesses a peer's participants by port, and only this many (its default is 4): a fifth
+    #: process on two robots never finds the other's (measured with 5 nodes per robot)
+    participants: int = DEFAULT_PARTICIPANTS
 
     @property
     def max_message_size(self) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from overlay_monitor.errors import InputError
 
 from . import cyclone, envonly, fastdds, zenoh_bridge
-from .model import BridgePolicy, DiscoveryConfig, DiscoveryRequest
+from .model import MAX_PARTICIPANTS, BridgePolicy, DiscoveryConfig, DiscoveryRequest
 
 #: ROS 2 distributions without ROS_STATIC_PEERS / ROS_AUTOMATIC_DISCOVERY_RANGE (before Iron)
 DISTROS_WITHOUT_STATIC_PEERS = ("foxy", "galactic", "humble")
@@ -77,6 +77,9 @@ def validate(request: DiscoveryRequest) -> DiscoveryRequest:
                          "tailscale0 uses 1280)")
     if not 0 <= request.domain_id <= 232:
         raise InputError(f"ROS domain id {request.domain_id} is out of range (expected 0..232)")
+    if not 1 <= request.participants <= MAX_PARTICIPANTS:
+        raise InputError(f"participants {request.participants} is out of range (expected "
+                         f"1..{MAX_PARTICIPANTS} ROS processes per member)")
     self_ip = _address(request.self_ip, "own overlay address") if request.self_ip else ""
     peers = tuple(dict.fromkeys(_address(p, "peer") for p in request.peers))
     if spec.needs_static_peers and request.ros_distro in DISTROS_WITHOUT_STATIC_PEERS:

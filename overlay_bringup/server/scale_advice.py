@@ -19,8 +19,11 @@ SOURCE = ("measured by bench/fleet_scale.py with 3 idle nodes per robot on the r
 #: At 20 robots the lab machine (2 cores) ran at 96-100 % with the three DDS modes, so their
 #: 20-robot figures are what it could carry: fastdds-peers and fastdds-server keep them as
 #: lower bounds (the server's was measured twice, 277 and 281 kB/s), static-peers stops at 10.
+#: fastdds-peers was measured again with the profile's maxInitialPeersRange 16 (the
+#: generated default since 2026-12-02; Fast DDS's own 4 sent 16836/36925/450668 B/s but lost
+#: a fifth process per robot).
 DISCOVERY_BYTES_PER_S: dict[str, tuple[tuple[int, float], ...]] = {
-    "fastdds-peers": ((5, 16836.0), (10, 36925.0), (20, 450668.0)),
+    "fastdds-peers": ((5, 42644.0), (10, 92085.0), (20, 413912.0)),
     "static-peers": ((5, 85200.0), (10, 403795.0)),
     "fastdds-server": ((5, 1100.0), (10, 1208.0), (20, 276520.0)),
     "zenoh-bridge": ((5, 324.0), (10, 711.0), (20, 4093.0)),

@@ -25,7 +25,7 @@ def test_between_and_beyond_the_measured_sizes_the_estimate_grows_with_the_team(
 def test_a_big_fastdds_peers_team_is_warned_with_both_figures_and_the_source():
     text = discovery_warning("team-a", "fastdds-peers", 10)
     assert text is not None
-    assert text.startswith("team-a: 10 robots with fastdds-peers send about 36.9 kB/s")
+    assert text.startswith("team-a: 10 robots with fastdds-peers send about 92.1 kB/s")
     assert "zenoh-bridge 711 B/s, fastdds-server 1.2 kB/s instead" in text and SOURCE in text
     # only modes at least RATIO_LINE times cheaper are offered instead
     bigger = discovery_warning("team-a", "fastdds-server", 20)

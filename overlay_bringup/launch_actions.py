@@ -92,20 +92,11 @@ def _arg(context: LaunchContext, name: str) -> str:
     return str(LaunchConfiguration(name).perform(context))
 
 
-def _port(text: str) -> int:
+def _number(name: str, text: str, expected: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise InputError(f"relay_server_port {text!r} is not a number (expected a UDP port "
-                         "from 1024 to 65535, or 0)") from None
-
-
-def _count(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise InputError(f"participants {text!r} is not a number (expected 1..120 ROS "
-                         "processes per member)") from None
+        raise InputError(f"{name} {text!r} is not a number (expected {expected})") from None
 
 
 def get_or(context: LaunchContext, name: str, default: str = "") -> str:
@@ -127,8 +118,10 @@ def options_from(context: LaunchContext) -> BringupOptions:
         backend=get("backend", "tailscale"), socket_path=get("socket_path"),
         interface=get("interface", "tailscale0"), discovery_dir=get("discovery_dir"),
         guard_route=truthy(get("guard_route", "true")),
-        relay_server_port=_port(get("relay_server_port", "0")),
-        participants=_count(get("participants", str(DEFAULT_PARTICIPANTS))),
+        relay_server_port=_number("relay_server_port", get("relay_server_port", "0"),
+                                  "a UDP port from 1024 to 65535, or 0"),
+        participants=_number("participants", get("participants", str(DEFAULT_PARTICIPANTS)),
+                             "1..120 ROS processes per member"),
         proxy=get("proxy"), proxy_env_file=get("proxy_env_file", DEFAULT_ENV_FILE),
         tailscaled_restart=get("tailscaled_restart", DEFAULT_RESTART),
         ros_distro=os.environ.get("ROS_DISTRO", "jazzy"),

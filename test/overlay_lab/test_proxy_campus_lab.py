@@ -25,7 +25,7 @@ from overlay_lab.tailnet import (
     tailscale_ips,
     write_member_proxy,
 )
-from overlay_lab.topology import PROXY_URL, SERVER_IP, plan_lab
+from overlay_lab.topology import PROXY_IP, PROXY_PORT, PROXY_URL, SERVER_IP, plan_lab
 from overlay_testing import lab_prefix, overlay_cli, real_components_preconditions
 
 pytestmark = [pytest.mark.lab, pytest.mark.real, pytest.mark.slow]
@@ -72,11 +72,13 @@ def test_robots_join_through_the_proxy_and_cannot_reach_the_server_without_it(ca
 
 
 def test_every_pair_goes_through_derp_over_the_proxy(campus):
-    before = len(lab_proxy_connects(PREFIX))
     for source, target in (("r1", "r2"), ("r2", "r3"), ("r3", "r1")):
         via = wait_path(campus, source, campus.robot(target).overlay_ip, r"^DERP\(", 60)
         assert via.startswith("DERP("), (source, target, via)
-    assert len(lab_proxy_connects(PREFIX)) >= before  # nothing bypassed it: no other route
+    for robot in campus.robots:  # DERP's TCP runs to the proxy, none to the server itself
+        sockets = _run(campus, robot.name, ["ss", "-tnH", "state", "established"]).stdout
+        assert f"{PROXY_IP}:{PROXY_PORT}" in sockets, (robot.name, sockets)
+        assert f"{SERVER_IP}:443" not in sockets, (robot.name, sockets)
 
 
 def test_ros_messages_cross_the_proxy_campus(campus):
